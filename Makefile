@@ -1,0 +1,41 @@
+# onetrip: `make up` runs everything on 127.0.0.1:8000, `make test` runs the whole suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+
+.PHONY: up test down bench install servers lint compose-check clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(INSTALLED): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(INSTALLED)
+	@scripts/ensure-system-packages
+
+servers:
+	@scripts/ensure-servers
+
+up: install servers
+	$(PY) -m shared.bootstrap
+	ONETRIP_HTTP_PORT=$${PORT:-8000} PATH="$(CURDIR)/$(VENV)/bin:$$PATH" exec $(VENV)/bin/honcho start
+
+test: install servers
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+down:
+	-pkill -TERM -f 'onetrip-service' || true
+
+bench: install servers
+	$(PY) bench/backbone.py
+
+lint: install
+	$(VENV)/bin/ruff check services shared tests bench
+
+clean:
+	rm -rf $(VENV) var

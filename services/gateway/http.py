@@ -1,0 +1,190 @@
+"""HTTP plumbing of the gateway: JSON bodies, problem+json errors, and the route registry."""
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from nameko.exceptions import RemoteError
+from nameko.web.handlers import HttpRequestHandler
+from pydantic import BaseModel, ValidationError
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Request, Response
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class ApiError(Exception):
+    status = 500
+    title = "Internal Server Error"
+
+    def __init__(self, detail: str, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors
+
+
+class BadRequestError(ApiError):
+    status, title = 400, "Bad Request"
+
+
+class UnauthorizedError(ApiError):
+    status, title = 401, "Unauthorized"
+
+
+class ForbiddenError(ApiError):
+    status, title = 403, "Forbidden"
+
+
+class NotFoundError(ApiError):
+    status, title = 404, "Not Found"
+
+
+class ConflictError(ApiError):
+    status, title = 409, "Conflict"
+
+
+class PayloadTooLargeError(ApiError):
+    status, title = 413, "Payload Too Large"
+
+
+class UnsupportedMediaTypeError(ApiError):
+    status, title = 415, "Unsupported Media Type"
+
+
+class UnprocessableError(ApiError):
+    status, title = 422, "Unprocessable Content"
+
+
+class RateLimitedError(ApiError):
+    status, title = 429, "Too Many Requests"
+
+
+class ServiceUnavailableError(ApiError):
+    status, title = 503, "Service Unavailable"
+
+
+# The one table from the services' domain errors (crossing RPC by name) to HTTP.
+REMOTE_ERRORS: dict[str, type[ApiError]] = {
+    "NotFoundError": NotFoundError,
+    "ForbiddenError": ForbiddenError,
+    "ConflictError": ConflictError,
+    "InvalidError": UnprocessableError,
+    "RateLimitedError": RateLimitedError,
+}
+
+
+def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        json.dumps(payload, ensure_ascii=False),
+        status=status,
+        headers=headers,
+        content_type="application/json; charset=utf-8",
+    )
+
+
+def problem(status: int, title: str, detail: str, errors: list[dict[str, Any]] | None = None) -> Response:
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    if errors is not None:
+        body["errors"] = errors
+    return Response(
+        json.dumps(body, ensure_ascii=False),
+        status=status,
+        content_type="application/problem+json; charset=utf-8",
+    )
+
+
+def validation_errors(exc: ValidationError) -> list[dict[str, Any]]:
+    return [
+        {"field": ".".join(str(p) for p in error["loc"]) or "body", "message": error["msg"], "type": error["type"]}
+        for error in exc.errors(include_url=False, include_input=False)
+    ]
+
+
+def response_for(exc: BaseException) -> Response:
+    if isinstance(exc, ApiError):
+        return problem(exc.status, exc.title, exc.detail, exc.errors)
+    if isinstance(exc, ValidationError):
+        return problem(422, "Unprocessable Content", "请求内容不符合要求", validation_errors(exc))
+    if isinstance(exc, RemoteError) and exc.exc_type in REMOTE_ERRORS:
+        mapped = REMOTE_ERRORS[exc.exc_type]
+        return problem(mapped.status, mapped.title, str(exc.value))
+    if isinstance(exc, HTTPException):
+        return problem(exc.code or 500, exc.name, exc.description or exc.name)
+    log.exception("unhandled error in the gateway", exc_info=exc)
+    return problem(500, "Internal Server Error", "服务器内部错误,请稍后再试")
+
+
+def read_json(request: Request) -> Any:
+    raw = request.get_data(cache=True)
+    if not raw:
+        raise BadRequestError("请求体为空,需要 JSON")
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRequestError(f"请求体不是合法的 JSON: {exc}") from exc
+
+
+def parse_body(request: Request, model: type[M]) -> M:
+    payload = read_json(request)
+    if not isinstance(payload, dict):
+        raise BadRequestError("请求体必须是 JSON 对象")
+    return model.model_validate(payload)
+
+
+@dataclass
+class RouteDoc:
+    method: str
+    path: str
+    summary: str
+    body: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    public: bool = False
+    tags: list[str] = field(default_factory=list)
+
+    @property
+    def openapi_path(self) -> str:
+        return re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", self.path)
+
+
+ROUTES: list[RouteDoc] = []
+EXPECTED = (ApiError, ValidationError, RemoteError, HTTPException)
+
+
+class ApiRoute(HttpRequestHandler):
+    """nameko's http entrypoint whose failures answer as problem+json, never a stack trace."""
+
+    def response_from_exception(self, exc: BaseException) -> Response:
+        return response_for(exc)
+
+    def response_from_result(self, result: Any) -> Response:
+        if isinstance(result, Response):
+            return result
+        return super().response_from_result(result)  # type: ignore[no-any-return]
+
+
+def api(
+    method: str,
+    path: str,
+    *,
+    summary: str,
+    body: type[BaseModel] | None = None,
+    response: type[BaseModel] | None = None,
+    status: int = 200,
+    public: bool = False,
+    tags: list[str] | None = None,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    doc = RouteDoc(method, path, summary, body, response, status, public, tags or [])
+    ROUTES.append(doc)
+
+    def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
+        route = ApiRoute.decorator(method, path, expected_exceptions=EXPECTED)
+        return route(fn)  # type: ignore[no-any-return]
+
+    return decorator

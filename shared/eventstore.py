@@ -1,0 +1,160 @@
+"""The event-store base every service builds on: an eventsourcing Application on PostgreSQL.
+
+Each service keeps its streams in its own PostgreSQL schema. Its notification log is
+its outbox (see ``shared.relay``); a consuming service records the upstream position
+in the same transaction as its own events (``ConsumingApplication.consume``).
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, NamedTuple, TypeVar
+
+import psycopg
+from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.projection import EventSourcedProjection
+from psycopg import sql
+
+from shared.config import Database, Settings
+from shared.contracts import SCHEMA_VERSION, IntegrationEvent
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class Publication(NamedTuple):
+    """What a stored domain event says on the bus: its wire type, data and actor."""
+
+    type: str
+    data: dict[str, Any]
+    actor: str | None
+
+
+class UnsupportedSchemaError(ValueError):
+    pass
+
+
+def application_env(schema: str, settings: Settings | None = None) -> dict[str, str]:
+    db = (settings or Settings()).database
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": db.dbname,
+        "POSTGRES_HOST": db.host,
+        "POSTGRES_PORT": str(db.port),
+        "POSTGRES_USER": db.user,
+        "POSTGRES_PASSWORD": db.password,
+        "POSTGRES_SCHEMA": schema,
+        # Redelivered messages may arrive out of order: track every id, not only the max.
+        "SINGLE_ROW_TRACKING": "n",
+        "POSTGRES_POOL_SIZE": "5",
+        "POSTGRES_MAX_OVERFLOW": "10",
+        "POSTGRES_CONN_MAX_AGE": "600",
+        "POSTGRES_PRE_PING": "y",
+    }
+
+
+def ensure_database(db: Database) -> None:
+    with psycopg.connect(db.conninfo("postgres"), autocommit=True) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (db.dbname,)
+        ).fetchone()
+        if not exists:
+            try:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db.dbname)))
+            except psycopg.errors.DuplicateDatabase:
+                pass  # another instance created it first
+
+
+def ensure_schema(db: Database, schema: str) -> None:
+    with psycopg.connect(db.conninfo(), autocommit=True) as conn:
+        try:
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+        except psycopg.errors.UniqueViolation:
+            pass  # a concurrent CREATE SCHEMA won the race
+
+
+def retry_on_conflict(command: Callable[[], T], attempts: int = 20) -> T:
+    """Re-run a load-decide-save command when a concurrent writer saved the aggregate first."""
+    for attempt in range(attempts):
+        try:
+            return command()
+        except IntegrityError:
+            if attempt == attempts - 1:
+                raise
+            log.debug("version conflict, retrying (attempt %d)", attempt + 1)
+    raise AssertionError("unreachable")
+
+
+class OnetripApplication(Application[Any]):
+    """An application whose stored events may be published as integration events."""
+
+    service: str = ""
+
+    def publication(self, domain_event: DomainEventProtocol[Any]) -> Publication | None:
+        """The integration event for a stored domain event, or None to keep it private."""
+        return None
+
+    def integration_event(self, notification: Any) -> IntegrationEvent | None:
+        domain_event = self.mapper.to_domain_event(notification)
+        publication = self.publication(domain_event)
+        if publication is None:
+            return None
+        occurred_at: datetime = domain_event.timestamp
+        return IntegrationEvent.build(
+            type=publication.type,
+            service=self.service,
+            aggregate_id=str(domain_event.originator_id),
+            aggregate_version=domain_event.originator_version,
+            notification_id=notification.id,
+            occurred_at=occurred_at,
+            actor=publication.actor,
+            data=publication.data,
+        )
+
+
+class ConsumingApplication(EventSourcedProjection[Any], OnetripApplication):
+    """Applies integration events from the bus with exactly-once effects.
+
+    ``policy`` collects new events on the processing event; they are recorded in one
+    transaction with the tracking record (upstream service, notification id), so a
+    duplicate delivery writes nothing.
+    """
+
+    def policy(self, domain_event: Any, processing_event: ProcessingEvent[Any]) -> None:
+        raise NotImplementedError
+
+    def consume(self, event: IntegrationEvent) -> bool:
+        """Apply an event once. Returns False when it had been applied already."""
+        if event.schema_version != SCHEMA_VERSION:
+            raise UnsupportedSchemaError(
+                f"schema_version {event.schema_version} is not supported "
+                f"(this service reads version {SCHEMA_VERSION})"
+            )
+        tracking = Tracking(application_name=event.service, notification_id=event.notification_id)
+        for attempt in range(20):
+            if self.has_consumed(event.service, event.notification_id):
+                return False
+            try:
+                self.process_event(event, tracking)
+                return True
+            except IntegrityError:
+                # Either another instance recorded this very event (seen on the next
+                # loop) or it saved one of our aggregates first: reload and retry.
+                log.debug("conflict consuming %s, attempt %d", event.event_id, attempt + 1)
+        raise IntegrityError(f"could not apply {event.type} {event.event_id} after 20 attempts")
+
+    def has_consumed(self, service: str, notification_id: int) -> bool:
+        recorder: Any = self.recorder
+        statement = sql.SQL(
+            "SELECT 1 FROM {}.{} WHERE application_name = %s AND notification_id = %s"
+        ).format(
+            sql.Identifier(recorder.datastore.schema),
+            sql.Identifier(recorder.tracking_table_name),
+        )
+        with recorder.datastore.transaction(commit=False) as curs:
+            curs.execute(statement, (service, notification_id))
+            return curs.fetchone() is not None

@@ -1,0 +1,148 @@
+"""Consuming integration events with bounded retries and a dead-letter queue.
+
+nameko acks a message whose handler raised (it is lost) or, with ``requeue_on_error``,
+requeues it forever. Here every handler queue is a durable quorum queue, so the broker
+counts deliveries (``x-delivery-count``, crashes included); a message that fails
+validation goes to the dead-letter queue at once, one that keeps failing after
+``ONETRIP_DELIVERY_LIMIT`` deliveries goes there too, and the consumer carries on.
+"""
+from __future__ import annotations
+
+import logging
+from functools import partial
+from typing import Any
+
+import eventlet
+from kombu import Connection, Exchange, Queue
+from kombu.message import Message
+from nameko.events import EventHandler
+from nameko.messaging import QueueConsumer
+from pydantic import ValidationError
+
+from shared.config import Settings
+from shared.contracts import IntegrationEvent
+from shared.eventstore import UnsupportedSchemaError
+from shared.relay import events_exchange
+
+log = logging.getLogger(__name__)
+
+DEAD_LETTER_EXCHANGE = Exchange("onetrip.dead-letter", type="topic", durable=True)
+DEAD_LETTER_QUEUE = Queue(
+    "onetrip.dead-letter",
+    exchange=DEAD_LETTER_EXCHANGE,
+    routing_key="#",
+    durable=True,
+    queue_arguments={"x-queue-type": "quorum"},
+)
+MAX_MESSAGE_BYTES = 1_000_000
+
+
+class PoisonMessageError(Exception):
+    """A message no retry can fix: it goes straight to the dead-letter queue."""
+
+
+def dead_letter(message: Message, queue_name: str, reason: str, amqp_uri: str) -> None:
+    headers = dict(message.headers or {})
+    headers.update({"x-onetrip-queue": queue_name, "x-onetrip-reason": reason[:1000]})
+    with Connection(amqp_uri, transport_options={"confirm_publish": True}) as conn:
+        producer = conn.Producer()
+        producer.publish(
+            message.body,
+            exchange=DEAD_LETTER_EXCHANGE,
+            routing_key=queue_name,
+            content_type=message.content_type or "application/octet-stream",
+            content_encoding=message.content_encoding or "binary",
+            headers=headers,
+            delivery_mode=2,
+            declare=[DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE],
+            retry=True,
+            retry_policy={"max_retries": 5},
+        )
+    log.error("dead-lettered a message from %s: %s", queue_name, reason)
+
+
+def parse_event(body: Any) -> IntegrationEvent:
+    try:
+        return IntegrationEvent.model_validate(body)
+    except ValidationError as exc:
+        raise PoisonMessageError(f"not an integration event: {exc}") from exc
+
+
+class TolerantQueueConsumer(QueueConsumer):
+    """A queue consumer that dead-letters a body it cannot decode instead of dying."""
+
+    def get_consumers(self, consumer_cls: Any, channel: Any) -> Any:
+        consumers = super().get_consumers(consumer_cls, channel)
+        for provider, consumer in self._consumers.items():
+            consumer.on_decode_error = partial(self._undecodable, provider)
+        return consumers
+
+    def _undecodable(self, provider: Any, message: Message, exc: Exception) -> None:
+        provider.reject(message, f"undecodable body: {exc}")
+
+
+class IntegrationEventHandler(EventHandler):
+    """``@integration_event_handler("approval", "case_submitted")``; ``"*"`` takes every type.
+
+    The decorated method receives a validated ``IntegrationEvent``.
+    """
+
+    queue_consumer = TolerantQueueConsumer()
+
+    def __init__(self, source_service: str, event_type: str = "*", **kwargs: Any) -> None:
+        super().__init__(source_service, event_type, requeue_on_error=True, **kwargs)
+
+    def setup(self) -> None:
+        super().setup()
+        pattern = "#" if self.event_type == "*" else self.event_type
+        name = self.queue.name.replace("-*-", "-all-")
+        self.queue = Queue(
+            name,
+            exchange=events_exchange(self.source_service),
+            routing_key=pattern,
+            durable=True,
+            auto_delete=False,
+            queue_arguments={"x-queue-type": "quorum"},
+        )
+        self.settings = Settings()
+
+    @property
+    def amqp_uri(self) -> str:
+        return str(self.container.config["AMQP_URI"])
+
+    def reject(self, message: Message, reason: str) -> None:
+        dead_letter(message, self.queue.name, reason, self.amqp_uri)
+        self.queue_consumer.ack_message(message)
+
+    def handle_message(self, body: Any, message: Message) -> None:
+        deliveries = int((message.headers or {}).get("x-delivery-count", 0) or 0)
+        if len(message.body or b"") > MAX_MESSAGE_BYTES:
+            self.reject(message, f"message of {len(message.body)} bytes exceeds {MAX_MESSAGE_BYTES}")
+            return
+        if deliveries >= self.settings.delivery_limit:
+            self.reject(message, f"failed {deliveries} deliveries")
+            return
+        try:
+            event = parse_event(body)
+        except PoisonMessageError as exc:
+            self.reject(message, str(exc))
+            return
+        super().handle_message(event, message)
+
+    def handle_message_processed(
+        self, message: Message, result: Any = None, exc_info: Any = None
+    ) -> None:
+        if exc_info is None:
+            self.queue_consumer.ack_message(message)
+            return
+        exc = exc_info[1]
+        if isinstance(exc, (PoisonMessageError, UnsupportedSchemaError, ValidationError)):
+            self.reject(message, f"{type(exc).__name__}: {exc}")
+            return
+        deliveries = int((message.headers or {}).get("x-delivery-count", 0) or 0)
+        # Quorum queues redeliver at once; a short growing pause lets a passing fault clear.
+        eventlet.sleep(min(0.1 * 2**deliveries, 3.0))
+        self.queue_consumer.requeue_message(message)
+
+
+integration_event_handler = IntegrationEventHandler.decorator

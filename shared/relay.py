@@ -1,0 +1,171 @@
+"""The outbox relay: follows an application's notification log and publishes it.
+
+Exactly one relay per application is active (a PostgreSQL advisory lock held on the
+relay's own connection); the others wait and take over when it dies. The relay wakes
+on the recorder's LISTEN/NOTIFY channel and also polls, publishes each event with
+publisher confirms and persistent delivery, and stores its position only after the
+broker confirmed: a crash in between publishes an event twice, never loses one.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import zlib
+from typing import Any
+
+import psycopg
+from kombu import Connection, Exchange, Producer
+from psycopg import sql
+
+from shared.config import Settings
+from shared.eventstore import OnetripApplication
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 200
+
+
+def events_exchange(service: str) -> Exchange:
+    # nameko's convention, so nameko @event_handler and other systems can bind to it.
+    return Exchange(f"{service}.events", type="topic", durable=True, auto_delete=False)
+
+
+def _fault(point: str) -> None:
+    """Crash here when a test asks for it: ONETRIP_FAULT names the point."""
+    if os.environ.get("ONETRIP_FAULT") == point:
+        log.warning("fault injection: exiting at %s", point)
+        os._exit(17)
+
+
+class OutboxRelay:
+    def __init__(self, app: OnetripApplication, settings: Settings | None = None) -> None:
+        self.app = app
+        self.settings = settings or Settings()
+        self.recorder: Any = app.recorder
+        self.schema: str = self.recorder.datastore.schema
+        self.lock_key = zlib.crc32(f"onetrip-relay:{self.schema}:{app.name}".encode())
+        self.exchange = events_exchange(app.service)
+        self._stop = threading.Event()
+        self.is_leader = False
+        self.position = 0
+        self.published = 0
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self) -> None:
+        backoff = 0.2
+        while not self._stop.is_set():
+            try:
+                self._lead_when_possible()
+                backoff = 0.2
+            except Exception as exc:  # any failure: drop everything, reconnect, resume
+                self.is_leader = False
+                log.warning("relay %s: %s; reconnecting in %.1fs", self.app.name, exc, backoff)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    def _lead_when_possible(self) -> None:
+        with psycopg.connect(self.settings.database.conninfo(), autocommit=True) as conn:
+            while not self._stop.is_set():
+                if self._try_lock(conn):
+                    break
+                self._stop.wait(0.2)
+            else:
+                return
+            self.is_leader = True
+            log.info("relay %s: active", self.app.name)
+            try:
+                self._relay(conn)
+            finally:
+                self.is_leader = False
+
+    def _try_lock(self, conn: psycopg.Connection[Any]) -> bool:
+        row = conn.execute("SELECT pg_try_advisory_lock(%s)", (self.lock_key,)).fetchone()
+        return bool(row and row[0])
+
+    # -- the loop ----------------------------------------------------------------
+
+    def _relay(self, conn: psycopg.Connection[Any]) -> None:
+        self._ensure_position_table(conn)
+        self.position = self._load_position(conn)
+        conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.recorder.channel_name)))
+        with Connection(
+            self.settings.amqp_uri,
+            transport_options={"confirm_publish": True},
+            heartbeat=30,
+            connect_timeout=5,
+        ) as amqp:
+            amqp.ensure_connection(max_retries=1)
+            producer = Producer(amqp.channel(), exchange=self.exchange)
+            self.exchange(producer.channel).declare()
+            while not self._stop.is_set():
+                while self._publish_batch(conn, producer):
+                    pass
+                amqp.heartbeat_check()
+                # Wake on NOTIFY, or poll: a lost notification cannot stall the relay.
+                for _ in conn.notifies(timeout=self.settings.relay_poll_seconds, stop_after=1):
+                    pass
+
+    def _publish_batch(self, conn: psycopg.Connection[Any], producer: Producer) -> bool:
+        notifications = self.recorder.select_notifications(
+            start=self.position, limit=BATCH_SIZE, inclusive_of_start=False
+        )
+        if not notifications:
+            return False
+        for notification in notifications:
+            event = self.app.integration_event(notification)
+            if event is None:
+                continue
+            producer.publish(
+                event.to_wire(),
+                routing_key=event.type,
+                serializer="json",
+                delivery_mode=2,
+                message_id=str(event.event_id),
+                type=event.type,
+                headers={"onetrip-schema-version": event.schema_version},
+                retry=False,
+            )
+            self.published += 1
+        _fault("relay_after_confirm")
+        self.position = notifications[-1].id
+        self._save_position(conn, self.position)
+        return len(notifications) == BATCH_SIZE
+
+    # -- position ------------------------------------------------------------------
+
+    def _position_table(self) -> sql.Composed:
+        return sql.SQL("{}.{}").format(sql.Identifier(self.schema), sql.Identifier("relay_position"))
+
+    def _ensure_position_table(self, conn: psycopg.Connection[Any]) -> None:
+        conn.execute(
+            sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {} "
+                "(application text PRIMARY KEY, notification_id bigint NOT NULL, "
+                "updated_at timestamptz NOT NULL DEFAULT now())"
+            ).format(self._position_table())
+        )
+
+    def _load_position(self, conn: psycopg.Connection[Any]) -> int:
+        row = conn.execute(
+            sql.SQL("SELECT notification_id FROM {} WHERE application = %s").format(
+                self._position_table()
+            ),
+            (self.app.name,),
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def _save_position(self, conn: psycopg.Connection[Any], position: int) -> None:
+        conn.execute(
+            sql.SQL(
+                "INSERT INTO {} (application, notification_id) VALUES (%s, %s) "
+                "ON CONFLICT (application) DO UPDATE "
+                "SET notification_id = EXCLUDED.notification_id, updated_at = now()"
+            ).format(self._position_table()),
+            (self.app.name, position),
+        )
