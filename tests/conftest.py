@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
+
+import pytest  # noqa: E402
+
+from tests.support.servers import Servers, fresh_database, fresh_vhost, start_servers  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def servers() -> Iterator[Servers]:
+    with start_servers() as found:
+        yield found
+
+
+@pytest.fixture
+def database_url(servers: Servers) -> Iterator[str]:
+    with fresh_database(servers) as url:
+        yield url
+
+
+@pytest.fixture
+def amqp_uri(servers: Servers) -> Iterator[str]:
+    with fresh_vhost(servers) as uri:
+        yield uri
+
+
+@pytest.fixture
+def service_env(database_url: str, amqp_uri: str, tmp_path: object) -> dict[str, str]:
+    """The environment for service processes of one test: its own database and vhost."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "DATABASE_URL": database_url,
+            "AMQP_URI": amqp_uri,
+            "ONETRIP_FILES_DIR": str(tmp_path) + "/files",
+            "ONETRIP_RELAY_POLL_SECONDS": "0.5",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.pop("ONETRIP_FAULT", None)
+    return env
+
+
+@pytest.fixture
+def processes(service_env: dict[str, str], tmp_path: "os.PathLike[str]") -> Iterator["ProcessGroup"]:
+    from pathlib import Path
+
+    from tests.support.processes import ProcessGroup
+
+    group = ProcessGroup(service_env, Path(tmp_path))
+    yield group
+    group.stop_all()
