@@ -1,0 +1,314 @@
+"""How fast the event backbone moves events, against the raw speed of the same PostgreSQL.
+
+    .venv/bin/python bench/backbone.py [--events 2000]      (or: make bench)
+
+In one run, on a throwaway database and RabbitMQ vhost (both removed afterwards):
+  (a) raw psycopg single-row INSERT commits/s (autocommit, the server's fsync setting);
+  (b) ``Application.save()`` of one new aggregate (one event) per save, events/s;
+  (c) the real ping service process's outbox relay publishing that backlog, events/s;
+  (d) the real tally service process consuming it with tracking records, events/s;
+  (e) the whole pipeline: saves while both services run, until every event is tallied.
+Every figure is also given as a ratio to (a). Loopback servers only; every wait is bounded.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
+
+import psycopg  # noqa: E402
+from kombu import Connection, Queue  # noqa: E402
+
+from shared.config import DEFAULTS, Settings  # noqa: E402
+from shared.eventstore import application_env, ensure_schema  # noqa: E402
+from shared.relay import events_exchange  # noqa: E402
+from tests.support.backbone_services import TALLY_QUEUE, PingApplication  # noqa: E402
+from tests.support.processes import ServiceProcess  # noqa: E402
+from tests.support.servers import Servers, fresh_database, fresh_vhost  # noqa: E402
+
+PING = "tests.support.backbone_services:PingService"
+TALLY = "tests.support.backbone_services:TallyService"
+LABELS = ("公房装修改造申请", "校园网开通", "科研经费报销", "教室借用")
+TIMEOUT_SECONDS = 300.0
+SAMPLE_SECONDS = 0.01
+
+
+@dataclass(frozen=True)
+class Measurement:
+    name: str
+    events: int
+    seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return self.events / self.seconds
+
+
+# -- waiting on a counter -----------------------------------------------------------
+
+
+def wait_until(
+    read: Callable[[], int], target: int, alive: Callable[[], Any] = lambda: True
+) -> tuple[float, int, float]:
+    """Sample ``read`` until it reaches ``target``.
+
+    Returns (time it first moved above zero, its value then, time it reached the target),
+    so a rate can be taken between two observations of real progress.
+    """
+    deadline = time.monotonic() + TIMEOUT_SECONDS
+    first: tuple[float, int] | None = None
+    while time.monotonic() < deadline:
+        alive()
+        value = read()
+        now = time.monotonic()
+        if value and first is None:
+            first = (now, value)
+        if value >= target:
+            assert first is not None
+            return first[0], first[1], now
+        time.sleep(SAMPLE_SECONDS)
+    raise TimeoutError(f"counter stuck below {target} after {TIMEOUT_SECONDS}s")
+
+
+def rate_between(name: str, started: float, start_value: int, ended: float, target: int) -> Measurement:
+    if target <= start_value:
+        raise RuntimeError(f"{name}: all done before the first sample; use more --events")
+    return Measurement(name, target - start_value, ended - started)
+
+
+def scalar(conn: psycopg.Connection[Any], query: str) -> int:
+    row = conn.execute(query).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+# -- (a) raw INSERT ------------------------------------------------------------------
+
+
+def raw_inserts(database_url: str, events: int) -> Measurement:
+    payload = '{"label": "公房装修改造申请", "actor": "teacher1"}' * 3
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE bench_rows (id bigserial PRIMARY KEY, payload text NOT NULL)")
+        started = time.perf_counter()
+        for _ in range(events):
+            conn.execute("INSERT INTO bench_rows (payload) VALUES (%s)", (payload,))
+        seconds = time.perf_counter() - started
+    return Measurement("(a) raw INSERT, one row per commit", events, seconds)
+
+
+# -- (b) Application.save() ------------------------------------------------------------
+
+
+def ping_application(settings: Settings) -> PingApplication:
+    ensure_schema(settings.database, PingApplication.service)
+    return PingApplication(env=application_env(PingApplication.service, settings))
+
+
+def saves(app: PingApplication, events: int, name: str = "(b) Application.save(), one event each") -> Measurement:
+    started = time.perf_counter()
+    for number in range(events):
+        app.send([f"{LABELS[number % len(LABELS)]} #{number}"], actor="teacher1")
+    return Measurement(name, events, time.perf_counter() - started)
+
+
+# -- (c) the relay ------------------------------------------------------------------------
+
+
+def declare_tally_queue(amqp_uri: str) -> None:
+    """Bind the consumer's queue before the relay runs, so the backlog waits for it there.
+
+    Declared exactly as ``shared.messaging.IntegrationEventHandler`` declares it.
+    """
+    queue = Queue(
+        TALLY_QUEUE,
+        exchange=events_exchange("ping"),
+        routing_key="ping_sent",
+        durable=True,
+        auto_delete=False,
+        queue_arguments={"x-queue-type": "quorum"},
+    )
+    with Connection(amqp_uri, connect_timeout=5) as conn:
+        queue(conn.channel()).declare()
+
+
+def queued_messages(amqp_uri: str) -> int:
+    with Connection(amqp_uri, connect_timeout=5) as conn:
+        _, messages, _ = conn.channel().queue_declare(queue=TALLY_QUEUE, passive=True)
+        return int(messages)
+
+
+def relay_position(conn: psycopg.Connection[Any]) -> int:
+    if scalar(conn, "SELECT count(*) FROM pg_tables WHERE schemaname = 'ping' AND tablename = 'relay_position'") == 0:
+        return 0
+    return scalar(conn, "SELECT max(notification_id) FROM ping.relay_position")
+
+
+def relayed(service: ServiceProcess, database_url: str, last_id: int) -> Measurement:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        started, first, ended = wait_until(lambda: relay_position(conn), last_id, service.alive)
+    return rate_between("(c) outbox relay, confirmed publishes", started, first, ended, last_id)
+
+
+# -- (d) consuming with tracking --------------------------------------------------------------
+
+
+def tally_count(conn: psycopg.Connection[Any]) -> int:
+    if scalar(conn, "SELECT count(*) FROM pg_tables WHERE schemaname = 'tally' AND tablename = 'tally_events'") == 0:
+        return 0
+    return scalar(conn, "SELECT count(*) FROM tally.tally_events")
+
+
+def consumed(service: ServiceProcess, database_url: str, events: int) -> Measurement:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        started, first, ended = wait_until(lambda: tally_count(conn), events, service.alive)
+    return rate_between("(d) consumer service, with tracking", started, first, ended, events)
+
+
+def assert_each_tallied_once(database_url: str, events: int) -> None:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        tallies = tally_count(conn)
+        pings = scalar(
+            conn,
+            "SELECT count(DISTINCT convert_from(state, 'UTF8')::json->>'ping_id') FROM tally.tally_events",
+        )
+        tracked = scalar(conn, "SELECT count(*) FROM tally.tally_tracking")
+    if not tallies == pings == tracked == events:
+        raise AssertionError(f"{events} events gave {tallies} tallies of {pings} pings, {tracked} tracked")
+
+
+# -- (e) the whole pipeline -------------------------------------------------------------------
+
+
+def pipeline(app: PingApplication, tally: ServiceProcess, database_url: str, already: int, events: int) -> Measurement:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        started = time.monotonic()
+        saves(app, events)
+        wait_until(lambda: tally_count(conn), already + events, tally.alive)
+        ended = time.monotonic()
+    return Measurement("(e) save → relay → consume, all running", events, ended - started)
+
+
+# -- the run ----------------------------------------------------------------------------------
+
+
+@contextmanager
+def service_processes(env: dict[str, str]) -> Iterator[Callable[[str], ServiceProcess]]:
+    started: list[ServiceProcess] = []
+    log_dir = Path(tempfile.mkdtemp(prefix="onetrip-bench-"))
+
+    def start(target: str) -> ServiceProcess:
+        process = ServiceProcess(target, env, log_dir).start()
+        started.append(process)
+        return process
+
+    try:
+        yield start
+    finally:
+        stoppers = [threading.Thread(target=p.stop) for p in started]
+        for stopper in stoppers:
+            stopper.start()
+        for stopper in stoppers:
+            stopper.join()
+
+
+def service_env(database_url: str, amqp_uri: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "ONETRIP_FAULT"}
+    env.update({"DATABASE_URL": database_url, "AMQP_URI": amqp_uri, "ONETRIP_LOG_LEVEL": "WARNING"})
+    return env
+
+
+def run(servers: Servers, events: int) -> tuple[list[Measurement], dict[str, str]]:
+    with ExitStack() as stack:
+        database_url = stack.enter_context(fresh_database(servers))
+        amqp_uri = stack.enter_context(fresh_vhost(servers))
+        machine = describe_machine(database_url, amqp_uri)
+        settings = Settings(amqp_uri=amqp_uri, database_url=database_url)
+        app = ping_application(settings)
+        stack.callback(app.close)
+        start = stack.enter_context(service_processes(service_env(database_url, amqp_uri)))
+        results = [raw_inserts(database_url, events), saves(app, events)]
+        declare_tally_queue(amqp_uri)
+        last_id = app.recorder.max_notification_id()
+        results.append(relayed(start(PING), database_url, last_id))
+        wait_until(lambda: queued_messages(amqp_uri), events)
+        if queued_messages(amqp_uri) != events:
+            raise AssertionError(f"relay queued {queued_messages(amqp_uri)} messages for {events} events")
+        tally = start(TALLY)
+        results.append(consumed(tally, database_url, events))
+        assert_each_tallied_once(database_url, events)
+        results.append(pipeline(app, tally, database_url, events, events // 2))
+        assert_each_tallied_once(database_url, events + events // 2)
+    return results, machine
+
+
+# -- reporting ------------------------------------------------------------------------------------
+
+
+def describe_machine(database_url: str, amqp_uri: str) -> dict[str, str]:
+    with psycopg.connect(database_url) as conn:
+        pg = conn.execute("SHOW server_version").fetchone()
+        fsync = conn.execute("SHOW fsync").fetchone()
+        sync_commit = conn.execute("SHOW synchronous_commit").fetchone()
+    with Connection(amqp_uri, connect_timeout=5) as amqp:
+        amqp.connect()
+        rabbit = amqp.connection.server_properties.get("version", "?")
+    return {
+        "date": datetime.now().astimezone().isoformat(timespec="seconds"),
+        "cpus (nproc)": str(os.cpu_count()),
+        "memory": memory(),
+        "python": platform.python_version(),
+        "postgresql": f"{pg[0] if pg else '?'} (fsync={fsync[0] if fsync else '?'}, "
+        f"synchronous_commit={sync_commit[0] if sync_commit else '?'})",
+        "rabbitmq": rabbit.decode() if isinstance(rabbit, bytes) else str(rabbit),
+    }
+
+
+def memory() -> str:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            return f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    return "?"
+
+
+def print_report(results: list[Measurement], machine: dict[str, str]) -> None:
+    for key, value in machine.items():
+        print(f"{key:>14}: {value}")
+    raw = results[0].per_second
+    print()
+    print(f"{'benchmark':<42} {'events':>7} {'seconds':>8} {'events/s':>9} {'÷ raw':>7}")
+    print("-" * 77)
+    for result in results:
+        print(
+            f"{result.name:<42} {result.events:>7} {result.seconds:>8.2f} "
+            f"{result.per_second:>9,.0f} {result.per_second / raw:>7.2f}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=2000, help="events per benchmark (default 2000)")
+    args = parser.parse_args()
+    servers = Servers(
+        os.environ.get("DATABASE_URL") or DEFAULTS["DATABASE_URL"],
+        os.environ.get("AMQP_URI") or DEFAULTS["AMQP_URI"],
+    )
+    results, machine = run(servers, args.events)
+    print_report(results, machine)
+
+
+if __name__ == "__main__":
+    main()
