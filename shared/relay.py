@@ -70,7 +70,11 @@ class OutboxRelay:
                 backoff = min(backoff * 2, 5.0)
 
     def _lead_when_possible(self) -> None:
-        with psycopg.connect(self.settings.database.conninfo(), autocommit=True) as conn:
+        with psycopg.connect(
+            self.settings.database.conninfo(),
+            autocommit=True,
+            application_name=f"onetrip-relay-{self.app.name}-{os.getpid()}",
+        ) as conn:
             while not self._stop.is_set():
                 if self._try_lock(conn):
                     break

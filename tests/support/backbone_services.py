@@ -59,6 +59,8 @@ class TallyApplication(ConsumingApplication):
         assert isinstance(domain_event, IntegrationEvent)
         if os.environ.get("ONETRIP_FAULT") == "consumer_mid_handler":
             os._exit(17)
+        if domain_event.data.get("label") == "always-fails":
+            raise RuntimeError("this handler fails every time")
         processing_event.collect_events(
             Tally(domain_event.aggregate_id, domain_event.data["label"], domain_event.notification_id)
         )
