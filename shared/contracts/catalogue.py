@@ -239,12 +239,16 @@ class Item(ItemSummary):
 
 
 class ItemChanged(Response):
-    """``item_drafted``, ``item_revised``, ``item_submitted``."""
+    """``item_drafted`` and ``item_revised``."""
 
     item_id: str
     name: str
     department: str
-    version: int
+
+
+class ItemSubmitted(Response):
+    item_id: str
+    department: str
 
 
 class ItemReviewed(Response):
