@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from shared.config import Settings
 from shared.contracts import IntegrationEvent
 from shared.eventstore import UnsupportedSchemaError
-from shared.relay import events_exchange
+from shared.topology import Subscription
 
 log = logging.getLogger(__name__)
 
@@ -94,16 +94,10 @@ class IntegrationEventHandler(EventHandler):
 
     def setup(self) -> None:
         super().setup()
-        pattern = "#" if self.event_type == "*" else self.event_type
-        name = self.queue.name.replace("-*-", "-all-")
-        self.queue = Queue(
-            name,
-            exchange=events_exchange(self.source_service),
-            routing_key=pattern,
-            durable=True,
-            auto_delete=False,
-            queue_arguments={"x-queue-type": "quorum"},
+        subscription = Subscription(
+            self.source_service, self.event_type, self.container.service_name, self.method_name
         )
+        self.queue = subscription.queue()
         self.settings = Settings()
 
     @property

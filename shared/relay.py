@@ -16,20 +16,16 @@ import zlib
 from typing import Any
 
 import psycopg
-from kombu import Connection, Exchange, Producer
+from kombu import Connection, Producer
 from psycopg import sql
 
 from shared.config import Settings
 from shared.eventstore import OnetripApplication
+from shared.topology import events_exchange, subscriptions_of
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 200
-
-
-def events_exchange(service: str) -> Exchange:
-    # nameko's convention, so nameko @event_handler and other systems can bind to it.
-    return Exchange(f"{service}.events", type="topic", durable=True, auto_delete=False)
 
 
 def _fault(point: str) -> None:
@@ -107,6 +103,8 @@ class OutboxRelay:
             amqp.ensure_connection(max_retries=1)
             producer = Producer(amqp.channel(), exchange=self.exchange)
             self.exchange(producer.channel).declare()
+            for subscription in subscriptions_of(self.app.service):
+                subscription.queue()(producer.channel).declare()
             while not self._stop.is_set():
                 while self._publish_batch(conn, producer):
                     pass
