@@ -1,0 +1,344 @@
+"""Cases (办件) and tasks as the public HTTP API and the bus see them.
+
+Request bodies validate what the gateway receives; ``Case`` and ``Task`` describe what
+it returns. The integration events' data models below are the payloads of the approval
+service's events on the bus; ``shared.casefold`` rebuilds a ``Case`` from them alone.
+Every payload names the case, its item, its applicant, its lead department and the
+departments concerned, because notify and audit consume them.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+Decision = Literal["approve", "return", "reject"]
+CaseStatus = Literal["intake_rejected", "in_review", "returned", "approved", "rejected", "withdrawn"]
+NodeState = Literal["waiting", "pending", "approved", "returned", "rejected", "cancelled"]
+StageState = Literal["waiting", "in_review", "approved", "returned", "rejected", "cancelled"]
+OnReturn = Literal["restart_stage", "returning_node_only"]
+
+Comment = Annotated[str, Field(max_length=2_000)]
+FileId = Annotated[str, Field(min_length=1, max_length=200)]
+MaterialName = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+# -- HTTP request bodies ---------------------------------------------------------------
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class CaseSubmission(Request):
+    item_id: Annotated[str, Field(min_length=1, max_length=100)]
+    form: dict[str, Any] = Field(default_factory=dict, description="在线表单内容")
+    materials: dict[MaterialName, FileId] = Field(
+        default_factory=dict, description="材料名称 → 已上传文件的 file_id"
+    )
+
+
+class Resubmission(Request):
+    form: dict[str, Any] | None = Field(default=None, description="不填则沿用上次的表单")
+    materials: dict[MaterialName, FileId] | None = Field(
+        default=None, description="与上次的材料合并，同名的以本次为准"
+    )
+
+
+class DecisionRequest(Request):
+    decision: Decision
+    comment: Comment = ""
+
+    @model_validator(mode="after")
+    def _comment_for_return_and_reject(self) -> DecisionRequest:
+        if self.decision != "approve" and not self.comment:
+            raise ValueError("退回或不予通过时必须填写意见")
+        return self
+
+
+class TripRequest(Request):
+    purpose: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class RatingRequest(Request):
+    score: Annotated[int, Field(ge=1, le=5)]
+    comment: Comment = ""
+
+
+class DelegationRequest(Request):
+    delegate: Annotated[str, Field(min_length=1, max_length=100, description="受委托人用户名")]
+    starts_on: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+    ends_on: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+
+
+# -- HTTP responses ----------------------------------------------------------------------
+
+
+class Response(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class NodeView(Response):
+    node_id: str
+    department: str
+    state: NodeState
+    comment: str | None
+    decided_by: str | None
+    decided_at: str | None
+    on_behalf_of: str | None = None
+    task_id: str | None = None
+    opened_at: str | None = None
+    due_at: str | None = None
+    overdue: bool = False
+    urged_at: str | None = None
+    time_limit_days: int | None = None
+
+
+class StageView(Response):
+    name: str
+    state: StageState
+    on_return: OnReturn = "restart_stage"
+    nodes: list[NodeView]
+
+
+class TripView(Response):
+    at: str
+    purpose: str
+    recorded_by: str | None
+
+
+class RatingView(Response):
+    score: int
+    comment: str
+
+
+class MaterialSpec(BaseModel):
+    name: str
+    kind: Literal["form", "file", "paper"]
+    required: bool = True
+
+
+class ReturnComment(Response):
+    node_id: str | None = None
+    department: str
+    comment: str
+
+
+class Case(Response):
+    case_id: str
+    item_id: str
+    item_version: int
+    applicant: str
+    status: CaseStatus
+    submitted_at: str
+    due_at: str | None
+    missing_materials: list[str]
+    round: int
+    stages: list[StageView]
+    trips: list[TripView]
+    rating: RatingView | None
+    item_name: str = ""
+    department: str = ""
+    applicant_department: str | None = None
+    closed_at: str | None = None
+    form: dict[str, Any] = Field(default_factory=dict)
+    materials: dict[str, str] = Field(default_factory=dict)
+    trips_promised: int | None = None
+    time_limit_days: int | None = None
+    item_materials: list[MaterialSpec] = Field(default_factory=list)
+    return_comments: list[ReturnComment] = Field(default_factory=list)
+
+
+class CaseList(Response):
+    cases: list[Case]
+
+
+class Task(Response):
+    task_id: str
+    case_id: str
+    node_id: str
+    item_id: str
+    item_name: str
+    department: str
+    applicant: str
+    created_at: str
+    due_at: str | None
+
+
+class TaskList(Response):
+    tasks: list[Task]
+
+
+# -- integration events (data of the envelope in shared.contracts.envelope) -----------
+
+
+class CaseEventData(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    case_id: str
+    item_id: str
+    item_name: str
+    applicant: str
+    lead_department: str
+    departments: list[str] = Field(description="本事件涉及的部门")
+    at: AwareDatetime
+
+
+class FlowNode(BaseModel):
+    node_id: str | None = None
+    department: str
+    time_limit_days: int = 2
+
+
+class FlowStage(BaseModel):
+    name: str
+    nodes: list[FlowNode] = Field(min_length=1)
+    on_return: OnReturn = "restart_stage"
+
+
+class PinnedFlow(BaseModel):
+    stages: list[FlowStage] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _every_node_named(self) -> PinnedFlow:
+        for number, stage in enumerate(self.stages, start=1):
+            for node in stage.nodes:
+                node.node_id = node.node_id or f"s{number}-{node.department}"
+        return self
+
+
+class PinnedItem(BaseModel):
+    """What a case needs of the item version it is submitted against (from ``item_published``)."""
+
+    item_id: str
+    name: str
+    department: str
+    lead_department: str | None = None
+    version: int
+    trips: int
+    time_limit_days: int
+    materials: list[MaterialSpec]
+    flow: PinnedFlow
+
+
+class CaseSubmitted(CaseEventData):
+    item_version: int
+    department: str = Field(description="主责单位")
+    applicant_department: str | None
+    form: dict[str, Any]
+    materials: dict[str, str]
+    item_materials: list[MaterialSpec] = Field(description="事项要求的材料清单")
+    flow: PinnedFlow
+    trips: int = Field(description="承诺跑动次数")
+    time_limit_days: int
+    round: int = 1
+    submitted_at: AwareDatetime
+    due_at: AwareDatetime | None = Field(description="承诺办结时间；未通过受理时为空")
+
+
+class CaseIntakeRejected(CaseEventData):
+    round: int
+    missing_materials: list[str]
+
+
+class NodeOpened(CaseEventData):
+    node_id: str
+    department: str
+    stage: str
+    stage_index: int
+    task_id: str
+    round: int
+    opened_at: AwareDatetime
+    due_at: AwareDatetime
+
+
+class NodeDecided(CaseEventData):
+    node_id: str
+    department: str
+    task_id: str | None
+    decision: Decision
+    comment: str
+    decided_by: str
+    on_behalf_of: str | None
+    decided_at: AwareDatetime
+
+
+class NodeCancelled(CaseEventData):
+    node_id: str
+    department: str
+    task_id: str | None
+    reason: Literal["stage_returned", "case_rejected", "case_withdrawn"]
+
+
+class ReturningComment(BaseModel):
+    node_id: str
+    department: str
+    comment: str
+
+
+class CaseReturned(CaseEventData):
+    stage: str
+    stage_index: int
+    round: int
+    comments: list[ReturningComment]
+
+
+class CaseResubmitted(CaseEventData):
+    round: int
+    form: dict[str, Any]
+    materials: dict[str, str]
+    due_at: AwareDatetime | None
+
+
+class CaseClosed(CaseEventData):
+    """``case_approved``, ``case_rejected`` and ``case_withdrawn``."""
+
+    item_version: int
+    round: int
+    closed_at: AwareDatetime
+    trip_count: int
+    trips_promised: int
+
+
+class CaseUrged(CaseEventData):
+    node_ids: list[str]
+    urged_at: AwareDatetime
+
+
+class TripRecorded(CaseEventData):
+    purpose: str
+    recorded_by: str
+    department: str = Field(description="登记人所在部门")
+    trip_count: int
+    trips_promised: int
+
+
+class NodeOverdue(CaseEventData):
+    node_id: str
+    department: str
+    task_id: str | None
+    due_at: AwareDatetime
+
+
+class CaseRated(CaseEventData):
+    score: int
+    comment: str
+    bad_review: bool = Field(description="1、2 分为差评")
+
+
+CASE_EVENT_DATA: dict[str, type[CaseEventData]] = {
+    "case_submitted": CaseSubmitted,
+    "case_intake_rejected": CaseIntakeRejected,
+    "node_opened": NodeOpened,
+    "node_decided": NodeDecided,
+    "node_cancelled": NodeCancelled,
+    "case_returned": CaseReturned,
+    "case_resubmitted": CaseResubmitted,
+    "case_approved": CaseClosed,
+    "case_rejected": CaseClosed,
+    "case_withdrawn": CaseClosed,
+    "case_urged": CaseUrged,
+    "trip_recorded": TripRecorded,
+    "node_overdue": NodeOverdue,
+    "case_rated": CaseRated,
+}
