@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.catalogue.domain import ServiceItem, as_item, item_uuid
 from services.catalogue.search import change_feed, search_index_for
+from services.catalogue.spreadsheet import ParsedRow
 from shared.contracts.catalogue import (
     Item,
     ItemChanged,
@@ -26,7 +27,13 @@ from shared.contracts.catalogue import (
     ReviewRequest,
 )
 from shared.departments import department_name
-from shared.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
+from shared.errors import (
+    ConflictError,
+    ForbiddenError,
+    InvalidError,
+    NotFoundError,
+    OnetripError,
+)
 from shared.eventstore import OnetripApplication, Publication, retry_on_conflict
 
 T = TypeVar("T")
@@ -139,6 +146,29 @@ class CatalogueApplication(OnetripApplication):
         self._change(item_id, lambda item: item.retire(actor.username))
         self.update_search()
         return "retired"
+
+    def import_drafts(self, actor: Actor, rows: list[ParsedRow]) -> dict[str, Any]:
+        """Each good row becomes a draft (of a new item, or of the existing item it names)."""
+        require_role(actor, "editor", "导入服务事项")
+        result: dict[str, Any] = {"created": [], "revised": [], "errors": []}
+        for row in rows:
+            try:
+                if row.draft is None:
+                    raise InvalidError(row.error or "无法读取")
+                item_id, is_new = self._import_row(actor, row.draft)
+            except OnetripError as exc:
+                result["errors"].append({"row": row.row, "sheet": row.sheet, "detail": str(exc)})
+                continue
+            result["created"].append(item_id)
+            if not is_new:
+                result["revised"].append(item_id)
+        return result
+
+    def _import_row(self, actor: Actor, draft: ItemDraft) -> tuple[str, bool]:
+        if draft.item_id and self.exists(draft.item_id):
+            self.revise_item(actor, draft.item_id, draft)
+            return draft.item_id, False
+        return self.create_item(actor, draft), True
 
     def _change(self, item_id: str, decide: Callable[[ServiceItem], T]) -> T:
         def load_decide_save() -> T:
