@@ -374,7 +374,6 @@ class Case(Aggregate):
             contract.NodeDecided,
             node,
             now,
-            task_id=node["task_id"],
             decision=decision,
             comment=comment,
             decided_by=actor,
@@ -419,7 +418,7 @@ class Case(Aggregate):
     def _cancel_pending(self, reason: str, actor: str, now: datetime) -> None:
         for node in list(self.pending_nodes()):
             data = self._node_payload(
-                contract.NodeCancelled, node, now, task_id=node["task_id"], reason=reason
+                contract.NodeCancelled, node, now, reason=reason
             )
             self._node_cancelled(data=data, actor=actor, timestamp=now)
 
@@ -467,7 +466,7 @@ class Case(Aggregate):
             now,
             node_id=node["node_id"],
             department=node["department"],
-            **fields,
+            **{"task_id": node["task_id"], **fields},
         )
 
     # -- events: each folds its own published data into the view ------------------------
