@@ -144,10 +144,11 @@ class PostgresSearchIndex:
             "CREATE INDEX IF NOT EXISTS {department_index} ON {table} (department)",
             "CREATE TABLE IF NOT EXISTS {position} ("
             " projection text PRIMARY KEY, notification_id bigint NOT NULL)",
-            "INSERT INTO {position} VALUES ({name}, 0) ON CONFLICT DO NOTHING",
+            "INSERT INTO {position} VALUES ({projection}, 0) ON CONFLICT DO NOTHING",
         ]
         names = {
             "name": sql.Literal(f"{self.datastore.schema}.{PROJECTION}"),
+            "projection": sql.Literal(PROJECTION),
             "table": self.table,
             "position": self.position_table,
             "department_index": sql.Identifier(f"{PROJECTION}_department"),

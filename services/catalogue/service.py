@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import base64
 import logging
-import time
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+import eventlet
 import psycopg
+from eventsourcing.persistence import OperationalError
 from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 from pydantic import BaseModel, ValidationError
@@ -90,21 +91,24 @@ def seed_once(app: CatalogueApplication) -> list[str]:
 
 
 class CatalogueStartup(DependencyProvider):
-    """At start: catch up the search read model, and seed the demo items when ONETRIP_DEMO=1."""
+    """Before the service takes requests: catch up the search read model, and seed the demo
+    items when ONETRIP_DEMO=1. Runs in ``setup`` because nameko starts the RPC entrypoints
+    concurrently with every ``start``; a service that answers has its demo catalogue."""
 
     attempts = 5
+    app_timeout = 60.0
 
-    def start(self) -> None:
+    def setup(self) -> None:
         app = self._app()
         for attempt in range(1, self.attempts + 1):
             try:
                 self._prepare(app)
                 return
-            except (psycopg.OperationalError, OSError) as exc:
+            except (psycopg.OperationalError, OperationalError, OSError) as exc:
                 if attempt == self.attempts:
                     raise
                 log.warning("catalogue start-up: %s; retrying", exc)
-                time.sleep(attempt)
+                eventlet.sleep(attempt)
 
     def _prepare(self, app: CatalogueApplication) -> None:
         app.update_search()
@@ -113,8 +117,14 @@ class CatalogueStartup(DependencyProvider):
             log.info("catalogue demo items: %s", created or "already seeded")
 
     def _app(self) -> CatalogueApplication:
+        """The EventStore's application, which its own ``setup`` opens alongside this one."""
         store = next(d for d in self.container.dependencies if isinstance(d, EventStore))
-        assert isinstance(store.app, CatalogueApplication)
+        waited = 0.0
+        while store.app is None and waited < self.app_timeout:
+            eventlet.sleep(0.05)
+            waited += 0.05
+        if not isinstance(store.app, CatalogueApplication):
+            raise RuntimeError("the catalogue's event store did not open")
         return store.app
 
     def get_dependency(self, worker_ctx: Any) -> CatalogueStartup:

@@ -1,0 +1,118 @@
+"""The catalogue on real PostgreSQL and RabbitMQ: its search read model and what it tells the bus."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from nameko.standalone.rpc import ClusterRpcProxy
+
+from services.catalogue.application import CatalogueApplication
+from services.catalogue.demo import seed_demo
+from shared.config import Settings
+from shared.eventstore import application_env, ensure_schema
+from tests.support.bus import Observer
+from tests.support.processes import ProcessGroup, eventually
+from tests.unit.catalogue.conftest import GZC_EDITOR, PARTY, gongfang_draft, publish_gongfang
+
+pytestmark = pytest.mark.integration
+
+
+def open_app(database_url: str) -> CatalogueApplication:
+    settings = Settings(database_url=database_url)
+    ensure_schema(settings.database, "catalogue")
+    return CatalogueApplication(env=application_env("catalogue", settings))
+
+
+@pytest.fixture
+def catalogue(database_url: str) -> Iterator[CatalogueApplication]:
+    app = open_app(database_url)
+    yield app
+    app.close()
+
+
+def read_model(database_url: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(database_url) as conn:
+        return conn.execute(
+            "SELECT item_id, name, version FROM catalogue.item_search ORDER BY item_id"
+        ).fetchall()
+
+
+def test_search_finds_published_items_by_chinese_substring_and_never_drafts(
+    catalogue: CatalogueApplication, database_url: str
+) -> None:
+    # Given the demo catalogue: two published items and a draft of 保卫处
+    seed_demo(catalogue)
+    # When the public searches for 装修, for a phrase of a description, and by department
+    by_name = catalogue.search_items("装修")
+    by_description = catalogue.search_items("校园网账号")
+    of_bwc = catalogue.search_items(department="bwc")
+    # Then 公房装修改造申请 and 校园网账号开通 are found, the draft is not
+    assert by_name == [{
+        "item_id": "gongfang-zhuangxiu", "name": "公房装修改造申请", "department": "gzc",
+        "trips": 0, "mode": "online", "version": 1,
+    }]
+    assert [s["item_id"] for s in by_description] == ["wangluo-kaitong"]
+    assert of_bwc == [] and catalogue.search_items("车辆通行证") == []
+    # And the answers come from the read model table in the catalogue schema
+    assert read_model(database_url) == [
+        ("gongfang-zhuangxiu", "公房装修改造申请", 1),
+        ("wangluo-kaitong", "校园网账号开通", 1),
+    ]
+    assert catalogue.search_items("%") == [] and catalogue.search_items("装修_") == []
+
+
+def test_the_read_model_follows_new_versions_and_retirement_and_rebuilds_from_events(
+    catalogue: CatalogueApplication, database_url: str
+) -> None:
+    # Given 公房装修改造申请 published, then a draft of version 2 renamed
+    item_id = publish_gongfang(catalogue)
+    catalogue.revise_item(GZC_EDITOR, item_id, gongfang_draft(name="公房装修改造审批"))
+    # Then the search still serves version 1 under its published name
+    assert [s["name"] for s in catalogue.search_items("装修")] == ["公房装修改造申请"]
+    # When the read model is thrown away and rebuilt from the event store by another instance
+    with psycopg.connect(database_url) as conn:
+        conn.execute("DELETE FROM catalogue.item_search")
+    other = open_app(database_url)
+    try:
+        assert other.rebuild_search() > 0
+        # Then it holds exactly what it held before
+        assert read_model(database_url) == [(item_id, "公房装修改造申请", 1)]
+        # When the item is retired through the other instance
+        other.retire_item(PARTY, item_id)
+    finally:
+        other.close()
+    # Then nobody finds it any more
+    assert catalogue.search_items("装修") == []
+    assert read_model(database_url) == []
+
+
+def test_the_service_seeds_the_demo_serves_it_over_rpc_and_publishes_the_full_item(
+    processes: ProcessGroup, service_env: dict[str, str]
+) -> None:
+    # Given a test queue bound to the catalogue's events, and the service started with the demo
+    observer = Observer(service_env["AMQP_URI"], "catalogue.events", "test-catalogue-observer")
+    processes.start("catalogue", ONETRIP_DEMO="1").wait_for_queue("rpc-catalogue")
+    # When the public searches and reads over RPC
+    with ClusterRpcProxy({"AMQP_URI": service_env["AMQP_URI"]}, timeout=20) as rpc:
+        found = rpc.catalogue.search_items("装修")
+        item = rpc.catalogue.get_item("gongfang-zhuangxiu")
+        svg = rpc.catalogue.flowchart_svg("gongfang-zhuangxiu")
+        again = rpc.catalogue.seed_demo()
+    # Then the demo item is found and read with its materials and flow, seeded once
+    assert [s["item_id"] for s in found] == ["gongfang-zhuangxiu"]
+    assert [m["name"] for m in item["materials"]] == ["审批表", "改造前结构图", "本次结构设计图"]
+    assert "财务处" in svg and "信息化建设与管理处" in svg
+    assert again == {"created": []}
+    # And item_published reached the bus carrying the whole published item
+    def published() -> list[dict[str, Any]]:
+        events.extend(observer.drain())
+        return [e for e in events if e["type"] == "item_published"]
+
+    events: list[dict[str, Any]] = []
+    both = eventually(lambda: len(published()) == 2 and published())
+    gongfang = next(e for e in both if e["data"]["item_id"] == "gongfang-zhuangxiu")
+    assert gongfang["service"] == "catalogue" and gongfang["actor"] == "party"
+    assert gongfang["data"] == item
+    assert {e["type"] for e in events} >= {"item_drafted", "item_submitted", "item_reviewed"}
