@@ -10,8 +10,10 @@ from typing import Any, TypeVar
 
 from nameko.exceptions import RemoteError
 from nameko.web.handlers import HttpRequestHandler
+from nameko.web.server import WebServer, WsgiApp
 from pydantic import BaseModel, ValidationError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Request, Response
 
 log = logging.getLogger(__name__)
@@ -23,10 +25,16 @@ class ApiError(Exception):
     status = 500
     title = "Internal Server Error"
 
-    def __init__(self, detail: str, errors: list[dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        detail: str,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = errors
+        self.headers = headers
 
 
 class BadRequestError(ApiError):
@@ -88,13 +96,20 @@ def json_response(payload: Any, status: int = 200, headers: dict[str, str] | Non
     )
 
 
-def problem(status: int, title: str, detail: str, errors: list[dict[str, Any]] | None = None) -> Response:
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail}
     if errors is not None:
         body["errors"] = errors
     return Response(
         json.dumps(body, ensure_ascii=False),
         status=status,
+        headers=headers,
         content_type="application/problem+json; charset=utf-8",
     )
 
@@ -108,7 +123,7 @@ def validation_errors(exc: ValidationError) -> list[dict[str, Any]]:
 
 def response_for(exc: BaseException) -> Response:
     if isinstance(exc, ApiError):
-        return problem(exc.status, exc.title, exc.detail, exc.errors)
+        return problem(exc.status, exc.title, exc.detail, exc.errors, exc.headers)
     if isinstance(exc, ValidationError):
         return problem(422, "Unprocessable Content", "请求内容不符合要求", validation_errors(exc))
     if isinstance(exc, RemoteError) and exc.exc_type in REMOTE_ERRORS:
@@ -137,6 +152,10 @@ def parse_body(request: Request, model: type[M]) -> M:
     return model.model_validate(payload)
 
 
+def parse_query(request: Request, model: type[M]) -> M:
+    return model.model_validate(request.args.to_dict())
+
+
 @dataclass
 class RouteDoc:
     method: str
@@ -147,18 +166,59 @@ class RouteDoc:
     status: int = 200
     public: bool = False
     tags: list[str] = field(default_factory=list)
+    query: type[BaseModel] | None = None
+    content_type: str = "application/json"
+    upload_field: str | None = None
 
     @property
     def openapi_path(self) -> str:
         return re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", self.path)
+
+    @property
+    def path_params(self) -> list[str]:
+        return re.findall(r"<(?:[^:>]+:)?([^>]+)>", self.path)
 
 
 ROUTES: list[RouteDoc] = []
 EXPECTED = (ApiError, ValidationError, RemoteError, HTTPException)
 
 
+def routing_problem(exc: HTTPException, request: Request) -> Response:
+    if isinstance(exc, NotFound):
+        return problem(404, "Not Found", f"没有这个地址: {request.path}")
+    if isinstance(exc, MethodNotAllowed):
+        allowed = ", ".join(exc.valid_methods or [])
+        response = problem(405, "Method Not Allowed", f"{request.path} 不支持 {request.method}")
+        response.headers["Allow"] = allowed
+        return response
+    return response_for(exc)
+
+
+class ProblemWsgiApp(WsgiApp):  # type: ignore[misc]
+    """nameko's WSGI app, but an unknown path or method answers problem+json, not HTML."""
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        request = Request(environ, shallow=True)
+        adapter = self.url_map.bind_to_environ(environ)
+        try:
+            provider, values = adapter.match()
+        except RequestRedirect as redirect:
+            return redirect(environ, start_response)
+        except HTTPException as exc:
+            return routing_problem(exc, request)(environ, start_response)
+        request.path_values = values
+        return provider.handle_request(request)(environ, start_response)
+
+
+class ProblemWebServer(WebServer):  # type: ignore[misc]
+    def get_wsgi_app(self) -> ProblemWsgiApp:
+        return ProblemWsgiApp(self)
+
+
 class ApiRoute(HttpRequestHandler):
     """nameko's http entrypoint whose failures answer as problem+json, never a stack trace."""
+
+    server = ProblemWebServer()
 
     def response_from_exception(self, exc: BaseException) -> Response:
         return response_for(exc)
@@ -179,8 +239,23 @@ def api(
     status: int = 200,
     public: bool = False,
     tags: list[str] | None = None,
+    query: type[BaseModel] | None = None,
+    content_type: str = "application/json",
+    upload_field: str | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    doc = RouteDoc(method, path, summary, body, response, status, public, tags or [])
+    doc = RouteDoc(
+        method,
+        path,
+        summary,
+        body,
+        response,
+        status,
+        public,
+        tags or [],
+        query,
+        content_type,
+        upload_field,
+    )
     ROUTES.append(doc)
 
     def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:

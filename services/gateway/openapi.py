@@ -12,6 +12,7 @@ PROBLEM = {
     "description": "application/problem+json (RFC 9457)",
     "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
 }
+BINARY = {"type": "string", "format": "binary"}
 PROBLEM_SCHEMA = {
     "type": "object",
     "required": ["type", "title", "status", "detail"],
@@ -36,31 +37,65 @@ def _models() -> list[type[BaseModel]]:
 
 def _operation(route: RouteDoc, refs: dict[Any, Any]) -> dict[str, Any]:
     op: dict[str, Any] = {"summary": route.summary, "tags": route.tags, "responses": {}}
-    ok: dict[str, Any] = {"description": "OK"}
-    if route.response is not None:
-        ok["content"] = {"application/json": {"schema": refs[(route.response, "serialization")]}}
-    op["responses"][str(route.status)] = ok
-    if route.body is not None:
-        op["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": refs[(route.body, "validation")]}},
-        }
+    op["responses"][str(route.status)] = _success(route, refs)
+    body = _request_body(route, refs)
+    if body is not None:
+        op["requestBody"] = body
         op["responses"]["400"] = PROBLEM
+    if body is not None or route.query is not None:
         op["responses"]["422"] = PROBLEM
     if not route.public:
         op["security"] = [{"bearer": []}]
         op["responses"]["401"] = PROBLEM
-    params = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-        for name in _path_params(route.openapi_path)
-    ]
+        op["responses"]["403"] = PROBLEM
+    if route.path_params:
+        op["responses"]["404"] = PROBLEM
+    params = _path_parameters(route) + _query_parameters(route)
     if params:
         op["parameters"] = params
     return op
 
 
-def _path_params(path: str) -> list[str]:
-    return [piece[1:-1] for piece in path.split("/") if piece.startswith("{")]
+def _success(route: RouteDoc, refs: dict[Any, Any]) -> dict[str, Any]:
+    ok: dict[str, Any] = {"description": "OK"}
+    if route.response is not None:
+        ok["content"] = {"application/json": {"schema": refs[(route.response, "serialization")]}}
+    elif route.content_type != "application/json":
+        binary = {"type": "string"} if route.content_type.startswith("image/svg") else BINARY
+        ok["content"] = {route.content_type: {"schema": binary}}
+    return ok
+
+
+def _request_body(route: RouteDoc, refs: dict[Any, Any]) -> dict[str, Any] | None:
+    if route.body is not None:
+        schema = refs[(route.body, "validation")]
+        return {"required": True, "content": {"application/json": {"schema": schema}}}
+    if route.upload_field is not None:
+        schema = {
+            "type": "object",
+            "required": [route.upload_field],
+            "properties": {route.upload_field: BINARY},
+        }
+        return {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
+    return None
+
+
+def _path_parameters(route: RouteDoc) -> list[dict[str, Any]]:
+    return [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in route.path_params
+    ]
+
+
+def _query_parameters(route: RouteDoc) -> list[dict[str, Any]]:
+    if route.query is None:
+        return []
+    schema = route.query.model_json_schema()
+    required = set(schema.get("required", []))
+    return [
+        {"name": name, "in": "query", "required": name in required, "schema": field_schema}
+        for name, field_schema in schema.get("properties", {}).items()
+    ]
 
 
 def document() -> dict[str, Any]:

@@ -6,23 +6,29 @@ from typing import Any
 
 import eventlet
 from nameko.exceptions import RemoteError, UnknownService
-from nameko.rpc import RpcProxy
+from nameko.rpc import RpcProxy, rpc
 from werkzeug.wrappers import Request, Response
 
 from services.gateway import openapi
-from services.gateway.http import api, json_response
+from services.gateway.catalogue_routes import CatalogueRoutes
+from services.gateway.http import api, json_response, parse_body
+from services.gateway.identity import Identity, IdentityStore
+from services.gateway.models import DepartmentList, SessionRequest, SessionView, UserView
+from shared.departments import DEPARTMENTS
+from shared.errors import NotFoundError
 
 BACKENDS = ("catalogue", "approval", "notify", "audit")
 HEALTH_TIMEOUT_SECONDS = 3.0
 
 
-class GatewayService:
+class GatewayService(CatalogueRoutes):
     name = "gateway"
 
     catalogue = RpcProxy("catalogue")
     approval = RpcProxy("approval")
     notify = RpcProxy("notify")
     audit = RpcProxy("audit")
+    identity: Identity = IdentityStore()  # type: ignore[assignment]
 
     @api("GET", "/healthz", summary="Health of every service", public=True, tags=["health"])
     def healthz(self, request: Request) -> Response:
@@ -55,3 +61,36 @@ class GatewayService:
     @api("GET", "/api/v1/openapi.json", summary="This document", public=True, tags=["meta"])
     def openapi_document(self, request: Request) -> Response:
         return json_response(openapi.document())
+
+    # -- Session -------------------------------------------------------------------
+
+    @api("POST", "/api/v1/session", summary="登录,取得令牌", body=SessionRequest,
+         response=SessionView, public=True, tags=["session"])
+    def create_session(self, request: Request) -> Response:
+        credentials = parse_body(request, SessionRequest)
+        token, user = self.identity.login(credentials.username, credentials.password)
+        return json_response({"token": token, "user": user.as_actor()})
+
+    @api("GET", "/api/v1/me", summary="当前登录的用户", response=UserView, tags=["session"])
+    def me(self, request: Request) -> Response:
+        user = self.identity.user(request.headers.get("Authorization"))
+        return json_response(user.as_actor())
+
+    @api("GET", "/api/v1/departments", summary="部门列表", response=DepartmentList,
+         public=True, tags=["session"])
+    def departments(self, request: Request) -> Response:
+        listed = [{"code": code, "name": name} for code, name in DEPARTMENTS.items()]
+        return json_response({"departments": listed})
+
+    # -- the directory, for the other services ----------------------------------------
+
+    @rpc
+    def contact(self, username: str) -> dict[str, Any]:
+        found = self.identity.accounts.contact(username)
+        if found is None:
+            raise NotFoundError(f"没有这个账号: {username}")
+        return found
+
+    @rpc
+    def department_members(self, department: str, role: str | None = None) -> list[str]:
+        return self.identity.accounts.department_members(department, role)

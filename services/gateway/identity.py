@@ -1,0 +1,111 @@
+"""The gateway's identity: logging in, knowing who asks, and the directory other services use."""
+from __future__ import annotations
+
+import logging
+import os
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from eventlet import tpool
+from nameko.extensions import DependencyProvider
+
+from services.gateway.application import IdentityApplication
+from services.gateway.auth import IdentityProvider, LocalPasswordProvider, User, bearer_token
+from services.gateway.demo import seed_demo_accounts
+from services.gateway.http import RateLimitedError, UnauthorizedError
+from services.gateway.throttle import LoginThrottle
+from services.gateway.tokens import InvalidTokenError, TokenIssuer
+from shared.config import Settings, env
+from shared.eventstore import application_env, ensure_database, ensure_schema
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TOKEN_HOURS = "8"
+
+
+def token_hours() -> float:
+    return float(os.environ.get("ONETRIP_TOKEN_HOURS") or DEFAULT_TOKEN_HOURS)
+
+
+class Identity:
+    def __init__(
+        self,
+        accounts: IdentityApplication,
+        provider: IdentityProvider,
+        throttle: LoginThrottle,
+        tokens: TokenIssuer,
+    ) -> None:
+        self.accounts = accounts
+        self.provider = provider
+        self.throttle = throttle
+        self.tokens = tokens
+
+    def login(self, username: str, password: str) -> tuple[str, User]:
+        now = datetime.now(UTC)
+        window = self.throttle.attempt(username, now)
+        if not self.throttle.policy.allows(window):
+            wait = self.throttle.policy.retry_after_seconds(window, now)
+            raise RateLimitedError(
+                f"登录失败次数过多,请 {max(1, wait // 60)} 分钟后再试",
+                headers={"Retry-After": str(wait)},
+            )
+        user = self.provider.authenticate(username, password)
+        if user is None:
+            raise UnauthorizedError("用户名或密码错误")
+        self.throttle.clear(username)
+        return self.tokens.issue(user.username), user
+
+    def user(self, authorization: str | None) -> User:
+        """The signed-in user; 401 without a valid token."""
+        viewer = self.viewer(authorization)
+        if viewer is None:
+            raise UnauthorizedError("请先登录")
+        return viewer
+
+    def viewer(self, authorization: str | None) -> User | None:
+        """The signed-in user, or None for the anonymous public; 401 for a bad token."""
+        token = bearer_token(authorization)
+        if token is None:
+            return None
+        try:
+            username = self.tokens.username_in(token)
+        except InvalidTokenError as exc:
+            raise UnauthorizedError(str(exc)) from exc
+        account = self.accounts.account(username)
+        if account is None:
+            raise UnauthorizedError("账号不存在,请重新登录")
+        return User.of(account)
+
+
+class IdentityStore(DependencyProvider):
+    """Opens the identity application once per container and seeds the demo accounts."""
+
+    def __init__(self) -> None:
+        self.identity: Identity | None = None
+
+    def setup(self) -> None:
+        settings = Settings()
+        ensure_database(settings.database)
+        ensure_schema(settings.database, IdentityApplication.service)
+        accounts = IdentityApplication(env=application_env(IdentityApplication.service, settings))
+        throttle = LoginThrottle(accounts.recorder.datastore, IdentityApplication.service)
+        throttle.create_table()
+        if env("ONETRIP_DEMO") == "1":
+            seed_demo_accounts(accounts, settings.database.conninfo())
+        self.identity = Identity(
+            accounts,
+            LocalPasswordProvider(accounts, run_blocking=tpool.execute),
+            throttle,
+            TokenIssuer(env("ONETRIP_SECRET_KEY"), timedelta(hours=token_hours())),
+        )
+
+    def stop(self) -> None:
+        if self.identity is not None:
+            self.identity.accounts.close()
+
+    def kill(self) -> None:
+        self.stop()
+
+    def get_dependency(self, worker_ctx: Any) -> Identity:
+        assert self.identity is not None
+        return self.identity

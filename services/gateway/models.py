@@ -1,0 +1,87 @@
+"""Request and response bodies of the gateway's own endpoints (the catalogue's live in
+``shared.contracts.catalogue``)."""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from services.gateway.domain import ROLES
+from shared.contracts.catalogue import ItemSummary
+from shared.departments import DEPARTMENTS
+
+Username = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")]
+
+
+class SessionRequest(BaseModel):
+    model_config = ConfigDict(str_strip_whitespace=False)
+
+    username: Annotated[str, Field(min_length=1, max_length=64)]
+    password: Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class UserView(BaseModel):
+    username: str
+    name: str
+    department: str
+    roles: list[str]
+
+
+class SessionView(BaseModel):
+    token: str
+    user: UserView
+
+
+class AccountDraft(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    username: Username
+    name: Annotated[str, Field(min_length=1, max_length=50)]
+    department: str
+    roles: list[Literal[ROLES]]  # type: ignore[valid-type]
+    phone: Annotated[str, Field(pattern=r"^[0-9+\- ]{3,20}$")]
+    email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=200)] | None = None
+
+    @field_validator("department")
+    @classmethod
+    def _known_department(cls, code: str) -> str:
+        if code not in DEPARTMENTS:
+            raise ValueError(f"未知部门：{code}")
+        return code
+
+
+class DepartmentView(BaseModel):
+    code: str
+    name: str
+
+
+class DepartmentList(BaseModel):
+    departments: list[DepartmentView]
+
+
+class ItemList(BaseModel):
+    items: list[ItemSummary]
+
+
+class ItemCreated(BaseModel):
+    item_id: str
+    status: Literal["draft"]
+
+
+class StatusView(BaseModel):
+    status: str
+
+
+class Published(BaseModel):
+    status: Literal["published"]
+    version: int
+
+
+class ImportRowError(BaseModel):
+    row: int
+    detail: str
+
+
+class ImportResult(BaseModel):
+    created: list[str]
+    errors: list[ImportRowError]

@@ -1,0 +1,100 @@
+"""Login throttling: at most ``limit`` attempts per username in a window.
+
+An attempt is counted *before* the password is checked, atomically in PostgreSQL, so
+parallel guesses through several gateway instances cannot slip past the limit. A
+successful login clears the count.
+"""
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from psycopg import sql
+
+CREATE_LOCK = zlib.crc32(b"onetrip-login-attempts:create")
+
+
+@dataclass(frozen=True)
+class Window:
+    started_at: datetime
+    attempts: int
+
+
+@dataclass(frozen=True)
+class LoginPolicy:
+    limit: int = 5
+    period: timedelta = timedelta(minutes=15)
+
+    def count(self, window: Window | None, now: datetime) -> Window:
+        if window is None or now - window.started_at >= self.period:
+            return Window(now, 1)
+        return Window(window.started_at, window.attempts + 1)
+
+    def allows(self, window: Window) -> bool:
+        return window.attempts <= self.limit
+
+    def retry_after_seconds(self, window: Window, now: datetime) -> int:
+        remaining = window.started_at + self.period - now
+        return max(1, math.ceil(remaining.total_seconds()))
+
+
+class LoginThrottle:
+    """Keeps the windows in ``<schema>.login_attempts`` through the event store's pool."""
+
+    def __init__(self, datastore: Any, schema: str, policy: LoginPolicy | None = None) -> None:
+        self.datastore = datastore
+        self.policy = policy or LoginPolicy()
+        self.table = sql.Identifier(schema, "login_attempts")
+
+    def create_table(self) -> None:
+        with self.datastore.transaction(commit=True) as cursor:
+            # Several gateways may start at once; CREATE ... IF NOT EXISTS alone can race.
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (CREATE_LOCK,))
+            cursor.execute(
+                sql.SQL(
+                    "CREATE TABLE IF NOT EXISTS {} (username text PRIMARY KEY, "
+                    "window_started_at timestamptz NOT NULL, attempts integer NOT NULL)"
+                ).format(self.table)
+            )
+
+    def attempt(self, username: str, now: datetime | None = None) -> Window:
+        """Counts one attempt and returns the window it falls in."""
+        moment = now or datetime.now(UTC)
+        with self.datastore.transaction(commit=True) as cursor:
+            window = self._locked_window(cursor, username, moment)
+            counted = self.policy.count(window, moment)
+            cursor.execute(
+                sql.SQL(
+                    "UPDATE {} SET window_started_at = %s, attempts = %s WHERE username = %s"
+                ).format(self.table),
+                (counted.started_at, counted.attempts, username),
+            )
+        return counted
+
+    def clear(self, username: str) -> None:
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                sql.SQL("DELETE FROM {} WHERE username = %s").format(self.table), (username,)
+            )
+
+    def _locked_window(self, cursor: Any, username: str, now: datetime) -> Window | None:
+        cursor.execute(
+            sql.SQL(
+                "INSERT INTO {} (username, window_started_at, attempts) VALUES (%s, %s, 0) "
+                "ON CONFLICT (username) DO NOTHING"
+            ).format(self.table),
+            (username, now),
+        )
+        cursor.execute(
+            sql.SQL(
+                "SELECT window_started_at, attempts FROM {} WHERE username = %s FOR UPDATE"
+            ).format(self.table),
+            (username,),
+        )
+        row = cursor.fetchone()
+        if row is None or row["attempts"] == 0:
+            return None
+        return Window(row["window_started_at"], row["attempts"])
