@@ -66,7 +66,9 @@ class ApprovalApplication(OnetripApplication):
         self.save(line, version)
         return True
 
-    def retire_item(self, item_id: str, version: int | None = None, now: datetime | None = None) -> None:
+    def retire_item(
+        self, item_id: str, version: int | None = None, now: datetime | None = None
+    ) -> None:
         moment = self._now(now)
 
         def command() -> None:
@@ -283,7 +285,7 @@ class ApprovalApplication(OnetripApplication):
 
         def mark(case: Case) -> None:
             node_ids = [node_id] if node_id else [n["node_id"] for n in case.pending_nodes()]
-            marked[:] = [each for each in node_ids if case.mark_overdue(node_id=each, now=moment, actor=actor)]
+            marked[:] = [each for each in node_ids if case.mark_overdue(each, moment, actor)]
 
         self._update(case_id, mark)
         return marked

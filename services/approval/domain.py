@@ -259,7 +259,7 @@ class Case(Aggregate):
         )
         self._rated(data=data, actor=actor, timestamp=now)
 
-    def mark_overdue(self, *, node_id: str, now: datetime, actor: str) -> bool:
+    def mark_overdue(self, node_id: str, now: datetime, actor: str) -> bool:
         now = in_shanghai(now)
         node = self.node(node_id)
         if node["state"] != "pending" or node["overdue"]:
@@ -390,7 +390,7 @@ class Case(Aggregate):
         self._cancel_pending("stage_returned", actor, now)
         stage = self.view["stages"][index]
         comments = [
-            {"node_id": each["node_id"], "department": each["department"], "comment": each["comment"]}
+            {key: each[key] for key in ("node_id", "department", "comment")}
             for each in stage["nodes"]
             if each["state"] == "returned"
         ]
@@ -730,7 +730,12 @@ class Delegations(Aggregate):
         timestamp: datetime,
     ) -> None:
         self.granted.append(
-            {"delegator": delegator, "department": department, "starts_on": starts_on, "ends_on": ends_on}
+            {
+                "delegator": delegator,
+                "department": department,
+                "starts_on": starts_on,
+                "ends_on": ends_on,
+            }
         )
 
     def revoke(self, *, delegator: str, now: datetime) -> None:

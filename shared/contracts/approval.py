@@ -13,7 +13,9 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 Decision = Literal["approve", "return", "reject"]
-CaseStatus = Literal["intake_rejected", "in_review", "returned", "approved", "rejected", "withdrawn"]
+CaseStatus = Literal[
+    "intake_rejected", "in_review", "returned", "approved", "rejected", "withdrawn"
+]
 NodeState = Literal["waiting", "pending", "approved", "returned", "rejected", "cancelled"]
 StageState = Literal["waiting", "in_review", "approved", "returned", "rejected", "cancelled"]
 OnReturn = Literal["restart_stage", "returning_node_only"]

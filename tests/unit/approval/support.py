@@ -14,6 +14,7 @@ RENOVATION = "gongfang-zhuangxiu"
 FORM = {"申请单位": "航空学院", "房间": "航空楼 305", "改造内容": "更换隔墙、重新布线"}
 BEFORE_DRAWING, DESIGN_DRAWING = "file-before-li", "file-design-li"
 LI_FILES = {BEFORE_DRAWING, DESIGN_DRAWING}
+MATERIAL_KINDS = [("审批表", "form"), ("改造前结构图", "file"), ("本次结构设计图", "file")]
 COMPLETE_MATERIALS = {"改造前结构图": BEFORE_DRAWING, "本次结构设计图": DESIGN_DRAWING}
 
 
@@ -28,12 +29,13 @@ def renovation_item(version: int = 1, on_return: str = "restart_stage") -> dict[
         "version": version,
         "trips": 0,
         "mode": "online",
-        "description": "教师个人或单位对公用房进行装修改造,需提交申请并经有关部门审核通过后才可进行。",
+        "description": (
+            "教师个人或单位对公用房进行装修改造,需提交申请并经有关部门审核通过后才可进行。"
+        ),
         "time_limit_days": 10,
         "materials": [
-            {"name": "审批表", "kind": "form", "required": True, "template": "", "notes": ""},
-            {"name": "改造前结构图", "kind": "file", "required": True, "template": "", "notes": ""},
-            {"name": "本次结构设计图", "kind": "file", "required": True, "template": "", "notes": ""},
+            {"name": name, "kind": kind, "required": True, "template": "", "notes": ""}
+            for name, kind in MATERIAL_KINDS
         ],
         "flow": {
             "stages": [

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -81,7 +81,7 @@ def test_a_year_not_yet_announced_falls_back_to_weekends_plus_the_configured_day
 
 def test_a_start_in_utc_counts_from_the_day_in_shanghai() -> None:
     # Given 18:00 UTC on Friday is 02:00 on Saturday in Shanghai
-    start = datetime(2026, 11, 27, 18, 0, tzinfo=timezone.utc)
+    start = datetime(2026, 11, 27, 18, 0, tzinfo=UTC)
     # When one working day is added / Then it is Monday's
     assert CALENDAR.due_at(start, 1).isoformat() == "2026-11-30T23:59:59+08:00"
 

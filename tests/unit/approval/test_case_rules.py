@@ -35,7 +35,9 @@ def returned_by_bwc(app: ApprovalApplication, clock: Clock) -> dict[str, Any]:
     return decide(app, clock, case, "bwc", "return", "请补充消防通道示意图")
 
 
-def test_intake_names_every_missing_material_at_once(app: ApprovalApplication, clock: Clock) -> None:
+def test_intake_names_every_missing_material_at_once(
+    app: ApprovalApplication, clock: Clock
+) -> None:
     # Given 李老师 leaves the form empty, cites 王老师's file and omits the design drawing
     # When she applies
     case = submit_complete(
@@ -232,7 +234,7 @@ def test_staff_record_trips_against_the_promised_number(
         {"at": clock.now().isoformat(), "purpose": "提交纸质图纸", "recorded_by": "gzc"}
     ]
     assert case["trips_promised"] == 0
-    trip = [e for e in published(app, case["case_id"]) if e["type"] == "trip_recorded"][0]
+    trip = next(e for e in published(app, case["case_id"]) if e["type"] == "trip_recorded")
     assert (trip["data"]["trip_count"], trip["data"]["trips_promised"]) == (1, 0)
     # And staff of a department outside the case may not record one
     with pytest.raises(ForbiddenError):
@@ -300,7 +302,7 @@ def test_a_delegate_decides_on_behalf_of_the_approver(
     # Then the decision records both people
     assert node(case, "gzc")["decided_by"] == "office"
     assert node(case, "gzc")["on_behalf_of"] == "gzc"
-    decided = [e for e in published(app, case["case_id"]) if e["type"] == "node_decided"][0]
+    decided = next(e for e in published(app, case["case_id"]) if e["type"] == "node_decided")
     assert (decided["data"]["decided_by"], decided["data"]["on_behalf_of"]) == ("office", "gzc")
     # And after the range, or for another department, the colleague may not decide
     with pytest.raises(ForbiddenError):

@@ -147,6 +147,6 @@ def test_a_stray_event_is_refused() -> None:
     # Given an event of another service
     # When it is applied / Then the fold refuses it rather than guess
     with pytest.raises(casefold.UnknownCaseEventError):
-        casefold.apply(None, "item_published", {"item_id": "x"}, "2026-11-27T09:00:00+08:00", "party")
+        casefold.apply(None, "item_published", {"item_id": "x"}, "2026-11-27T09:00:00+08:00", "x")
     with pytest.raises(casefold.UnknownCaseEventError):
         casefold.apply(None, "node_opened", {"node_id": "gzc"}, "2026-11-27T09:00:00+08:00", "gzc")
