@@ -8,6 +8,7 @@ departments concerned, because notify and audit consume them.
 """
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
@@ -69,8 +70,14 @@ class RatingRequest(Request):
 
 class DelegationRequest(Request):
     delegate: Annotated[str, Field(min_length=1, max_length=100, description="受委托人用户名")]
-    starts_on: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")]
-    ends_on: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+    starts_on: dt.date
+    ends_on: dt.date
+
+    @model_validator(mode="after")
+    def _range_in_order(self) -> DelegationRequest:
+        if self.ends_on < self.starts_on:
+            raise ValueError("委托的结束日期不能早于开始日期")
+        return self
 
 
 # -- HTTP responses ----------------------------------------------------------------------
