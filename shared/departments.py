@@ -1,4 +1,5 @@
 """The university's departments (contract demo data): code → Chinese name."""
+
 from __future__ import annotations
 
 DEPARTMENTS: dict[str, str] = {

@@ -4,6 +4,7 @@ Editors of the owning department draft, revise and submit; the school office
 (``reviewer``) reviews and may designate the lead department; the party committee
 (``publisher``) publishes and retires. The public reads published versions only.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -217,7 +218,9 @@ class CatalogueApplication(OnetripApplication):
             return f"事项不存在或未发布：{item_id}"
         return f"事项 {item_id} 没有已发布的第 {version} 版"
 
-    def search_items(self, q: str | None = None, department: str | None = None) -> list[dict[str, Any]]:
+    def search_items(
+        self, q: str | None = None, department: str | None = None
+    ) -> list[dict[str, Any]]:
         return self.search_index.search(q or None, department or None)
 
     def published_items(self, department: str | None = None) -> list[dict[str, Any]]:

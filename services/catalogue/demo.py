@@ -3,6 +3,7 @@
 Seeding moves each demo item forward from wherever it stands (absent → draft → submitted
 → reviewed → published), so a second run adds nothing and an interrupted run completes.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -7,6 +7,7 @@ served until the next publish. Content is kept as the JSON form of
 ``shared.contracts.catalogue.ItemContent``: each ``Published`` event carries the full content
 of the version it publishes, so every version can be read back and relayed on its own.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -38,11 +39,41 @@ def item_uuid(item_id: str) -> uuid.UUID:
 
 
 class ServiceItem(Aggregate):
+    # Every event names the item, its department and who acted, so that each event alone
+    # is enough for the search projection and for the integration event on the bus.
+    class Event(Aggregate.Event):
+        item_id: str
+        department: str
+        actor: str
+
+    class Drafted(Event, Aggregate.Created):
+        content: Content
+
+    class Revised(Event):
+        content: Content
+
+    class Submitted(Event):
+        pass
+
+    class Reviewed(Event):
+        comment: str
+        lead_department: str | None
+
+    class Returned(Event):
+        comment: str
+
+    class Published(Event):
+        version: int
+        content: Content
+
+    class Retired(Event):
+        version: int
+
     @staticmethod
     def create_id(item_id: str) -> uuid.UUID:
         return item_uuid(item_id)
 
-    @event("Drafted")
+    @event(Drafted)
     def __init__(self, item_id: str, department: str, content: Content, actor: str) -> None:
         self.item_id = item_id
         self.department = department
@@ -89,21 +120,19 @@ class ServiceItem(Aggregate):
             raise ConflictError(message)
 
     # -- events ----------------------------------------------------------------------
-    # Every event names the item and its department, so that each event alone is enough
-    # for the search projection and for the integration event on the bus.
 
-    @event("Revised")
+    @event(Revised)
     def _revised(self, content: Content, item_id: str, department: str, actor: str) -> None:
         self.content = content
         self.status = "draft"
         self.last_actor = actor
 
-    @event("Submitted")
+    @event(Submitted)
     def _submitted(self, item_id: str, department: str, actor: str) -> None:
         self.status = "submitted"
         self.last_actor = actor
 
-    @event("Reviewed")
+    @event(Reviewed)
     def _reviewed(
         self,
         comment: str,
@@ -118,13 +147,13 @@ class ServiceItem(Aggregate):
             self.content = {**self.content, "lead_department": lead_department}
         self.last_actor = actor
 
-    @event("Returned")
+    @event(Returned)
     def _returned(self, comment: str, item_id: str, department: str, actor: str) -> None:
         self.status = "returned"
         self.review_comment = comment
         self.last_actor = actor
 
-    @event("Published")
+    @event(Published)
     def _published(
         self, version: int, content: Content, item_id: str, department: str, actor: str
     ) -> None:
@@ -133,7 +162,7 @@ class ServiceItem(Aggregate):
         self.status = "published"
         self.last_actor = actor
 
-    @event("Retired")
+    @event(Retired)
     def _retired(self, version: int, item_id: str, department: str, actor: str) -> None:
         self.live_version = None
         if self.status == "published":

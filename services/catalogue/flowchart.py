@@ -1,5 +1,6 @@
 """The flow chart of an item's flow, laid out by Graphviz ``dot``: stages left to right,
 each stage a cluster of its parallel nodes stacked top to bottom."""
+
 from __future__ import annotations
 
 import subprocess
@@ -55,10 +56,10 @@ def dot_source(name: str, flow: dict[str, Any]) -> str:
     lines = [
         "digraph flow {",
         f"  graph [rankdir=LR, fontname={font}, labelloc=t, label={quoted(name)}, nodesep=0.25];",
-        f"  node [shape=box, style=\"rounded,filled\", fillcolor=\"#eef4ff\", fontname={font}];",
+        f'  node [shape=box, style="rounded,filled", fillcolor="#eef4ff", fontname={font}];',
         f"  edge [fontname={font}, arrowsize=0.7];",
-        f"  start [label={quoted('申请人提交')}, shape=ellipse, fillcolor=\"#e8f7ea\"];",
-        f"  finish [label={quoted('办结（短信告知）')}, shape=ellipse, fillcolor=\"#e8f7ea\"];",
+        f'  start [label={quoted("申请人提交")}, shape=ellipse, fillcolor="#e8f7ea"];',
+        f'  finish [label={quoted("办结（短信告知）")}, shape=ellipse, fillcolor="#e8f7ea"];',
     ]
     for number, stage in enumerate(stages, start=1):
         lines += stage_cluster(number, stage)

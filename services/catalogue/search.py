@@ -12,6 +12,7 @@ Chinese substrings are matched with ILIKE: pg_trgm extracts no trigrams from CJK
 under the C locale, and a sequential scan over a few thousand rows costs well under a
 millisecond.
 """
+
 from __future__ import annotations
 
 import threading
@@ -136,14 +137,18 @@ class PostgresSearchIndex:
     def _create_tables(self) -> None:
         statements = [
             "SELECT pg_advisory_xact_lock(hashtext({name}))",
-            "CREATE TABLE IF NOT EXISTS {table} ("
-            " item_id text PRIMARY KEY, name text NOT NULL, description text NOT NULL,"
-            " department text NOT NULL, trips smallint NOT NULL, mode text NOT NULL,"
-            " version integer NOT NULL, item jsonb NOT NULL,"
-            " updated_at timestamptz NOT NULL DEFAULT now())",
+            (
+                "CREATE TABLE IF NOT EXISTS {table} ("
+                " item_id text PRIMARY KEY, name text NOT NULL, description text NOT NULL,"
+                " department text NOT NULL, trips smallint NOT NULL, mode text NOT NULL,"
+                " version integer NOT NULL, item jsonb NOT NULL,"
+                " updated_at timestamptz NOT NULL DEFAULT now())"
+            ),
             "CREATE INDEX IF NOT EXISTS {department_index} ON {table} (department)",
-            "CREATE TABLE IF NOT EXISTS {position} ("
-            " projection text PRIMARY KEY, notification_id bigint NOT NULL)",
+            (
+                "CREATE TABLE IF NOT EXISTS {position} ("
+                " projection text PRIMARY KEY, notification_id bigint NOT NULL)"
+            ),
             "INSERT INTO {position} VALUES ({projection}, 0) ON CONFLICT DO NOTHING",
         ]
         names = {
@@ -160,9 +165,9 @@ class PostgresSearchIndex:
     def catch_up(self, changes_after: ChangeFeed) -> int:
         with self.datastore.transaction(commit=True) as curs:
             curs.execute(
-                sql.SQL(
-                    "SELECT notification_id FROM {} WHERE projection = %s FOR UPDATE"
-                ).format(self.position_table),
+                sql.SQL("SELECT notification_id FROM {} WHERE projection = %s FOR UPDATE").format(
+                    self.position_table
+                ),
                 (PROJECTION,),
             )
             start = position = int(curs.fetchone()["notification_id"])

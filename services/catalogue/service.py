@@ -3,6 +3,7 @@
 ``actor`` and ``viewer`` are the gateway's user objects
 (``{"username", "name", "department", "roles": [...]}``); ``viewer`` is None for the public.
 """
+
 from __future__ import annotations
 
 import base64
@@ -22,11 +23,16 @@ from pydantic import BaseModel, ValidationError
 from services.catalogue.application import Actor, CatalogueApplication, require_role
 from services.catalogue.demo import seed_demo
 from services.catalogue.flowchart import render_svg
-from services.catalogue.spreadsheet import CellError, decode_workbook, export_workbook, parse_workbook
+from services.catalogue.spreadsheet import (
+    CellError,
+    decode_workbook,
+    export_workbook,
+    parse_workbook,
+)
 from shared.config import Settings, env
 from shared.contracts.catalogue import Item, ItemDraft, ReviewRequest
-from shared.dependencies import EventStore
 from shared.departments import DEPARTMENTS
+from shared.dependencies import EventStore
 from shared.errors import InvalidError
 from shared.service import HealthCheckMixin
 
@@ -124,7 +130,7 @@ class CatalogueStartup(DependencyProvider):
             eventlet.sleep(0.05)
             waited += 0.05
         if not isinstance(store.app, CatalogueApplication):
-            raise RuntimeError("the catalogue's event store did not open")
+            raise TimeoutError("the catalogue's event store did not open")
         return store.app
 
     def get_dependency(self, worker_ctx: Any) -> CatalogueStartup:

@@ -17,11 +17,13 @@ Cells holding lists put one entry per line; the parts of an entry are separated 
 Import reads every sheet whose first row names the columns (in any order), row numbers
 are the spreadsheet's own (the header is row 1).
 """
+
 from __future__ import annotations
 
 import base64
 import binascii
 import io
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -29,11 +31,21 @@ from typing import Any
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
+from openpyxl.utils.exceptions import InvalidFileException
 from pydantic import ValidationError
 
 from shared.contracts.catalogue import ItemDraft
 from shared.departments import department_code, department_name
 
+# What openpyxl raises for bytes that are not an .xlsx workbook.
+NOT_A_WORKBOOK = (
+    InvalidFileException,
+    zipfile.BadZipFile,
+    KeyError,
+    ValueError,
+    TypeError,
+    OSError,
+)
 MAX_WORKBOOK_BYTES = 10 * 1024 * 1024
 MAX_ROWS = 2_000
 SEPARATOR = " | "
@@ -163,7 +175,9 @@ def encode_materials(item: dict[str, Any]) -> str:
 def decode_materials(cell: Any) -> dict[str, Any]:
     materials = []
     for line in lines_of(cell):
-        name, kind, required, template, notes = parts_of(line, 5, "名称 | 类型 | 必需 | 模板 | 备注")
+        name, kind, required, template, notes = parts_of(
+            line, 5, "名称 | 类型 | 必需 | 模板 | 备注"
+        )
         materials.append(
             {
                 "name": name,
@@ -287,7 +301,9 @@ COLUMNS: list[Column] = [
     Column("联系人及电话", 36, encode_contacts, decode_contacts, "contacts"),
     Column("跑动次数", 10, lambda item: item["trips"], decode_trips, "trips"),
     text_column("跑动说明", "one_trip_note", 24),
-    Column("承诺时限(工作日)", 12, lambda item: item["time_limit_days"], decode_days, "time_limit_days"),
+    Column(
+        "承诺时限(工作日)", 12, lambda item: item["time_limit_days"], decode_days, "time_limit_days"
+    ),
     Column(
         "主责单位",
         14,
@@ -299,7 +315,7 @@ COLUMNS: list[Column] = [
     Column("版本", 6, lambda item: item["version"]),
 ]
 HEADERS = [column.header for column in COLUMNS]
-HEADER_OF_FIELD = {column.field: column.header for column in COLUMNS if column.field}
+HEADER_OF_FIELD: dict[str, str] = {column.field: column.header for column in COLUMNS if column.field}
 
 
 # -- export -----------------------------------------------------------------------------
@@ -357,7 +373,7 @@ def decode_workbook(content_b64: str) -> bytes:
 def parse_workbook(content: bytes) -> list[ParsedRow]:
     try:
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except Exception:  # openpyxl raises many kinds for a file that is not a workbook
+    except NOT_A_WORKBOOK:
         raise CellError("不是有效的 .xlsx 文件") from None
     try:
         rows = [parsed for sheet in workbook.worksheets for parsed in parse_sheet(sheet)]
@@ -394,15 +410,16 @@ def parse_row(sheet: str, number: int, cells: dict[str, Any]) -> ParsedRow:
 
 
 def header_for(field: str | None) -> str:
-    return HEADER_OF_FIELD.get(field, field or "")
+    return HEADER_OF_FIELD.get(field or "", field or "")
 
 
 def describe(exc: ValidationError) -> str:
     messages = []
     for error in exc.errors():
         where = [header_for(str(error["loc"][0]))] if error["loc"] else []
-        where += [str(part + 1) if isinstance(part, int) else str(part) for part in error["loc"][1:]]
+        where += [
+            str(part + 1) if isinstance(part, int) else str(part) for part in error["loc"][1:]
+        ]
         message = str(error["msg"]).removeprefix("Value error, ")
         messages.append(f"{'.'.join(where)}：{message}" if where else message)
     return "；".join(messages)
-

@@ -5,6 +5,7 @@ from them; the catalogue service validates its RPC arguments with the same model
 Integration events: ``item_published`` carries a full ``Item`` (the approval service
 learns items only from it); the other lifecycle events carry the small models below.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -39,7 +40,9 @@ MaterialKind = Literal["form", "file", "paper"]
 OnReturn = Literal["restart_stage", "returning_node_only"]
 Decision = Literal["pass", "return"]
 
-Slug = Annotated[str, Field(pattern=SLUG_PATTERN, description="小写字母、数字和连字符，2–63 个字符")]
+Slug = Annotated[
+    str, Field(pattern=SLUG_PATTERN, description="小写字母、数字和连字符，2–63 个字符")
+]
 Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX)]
 Text = Annotated[str, Field(max_length=TEXT_MAX)]
 Short = Annotated[str, Field(max_length=SHORT_MAX)]

@@ -1,4 +1,5 @@
 """The catalogue on real PostgreSQL and RabbitMQ: its search read model and what it tells the bus."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -49,10 +50,16 @@ def test_search_finds_published_items_by_chinese_substring_and_never_drafts(
     by_description = catalogue.search_items("校园网账号")
     of_bwc = catalogue.search_items(department="bwc")
     # Then 公房装修改造申请 and 校园网账号开通 are found, the draft is not
-    assert by_name == [{
-        "item_id": "gongfang-zhuangxiu", "name": "公房装修改造申请", "department": "gzc",
-        "trips": 0, "mode": "online", "version": 1,
-    }]
+    assert by_name == [
+        {
+            "item_id": "gongfang-zhuangxiu",
+            "name": "公房装修改造申请",
+            "department": "gzc",
+            "trips": 0,
+            "mode": "online",
+            "version": 1,
+        }
+    ]
     assert [s["item_id"] for s in by_description] == ["wangluo-kaitong"]
     assert of_bwc == [] and catalogue.search_items("车辆通行证") == []
     # And the answers come from the read model table in the catalogue schema
@@ -105,6 +112,7 @@ def test_the_service_seeds_the_demo_serves_it_over_rpc_and_publishes_the_full_it
     assert [m["name"] for m in item["materials"]] == ["审批表", "改造前结构图", "本次结构设计图"]
     assert "财务处" in svg and "信息化建设与管理处" in svg
     assert again == {"created": []}
+
     # And item_published reached the bus carrying the whole published item
     def published() -> list[dict[str, Any]]:
         events.extend(observer.drain())

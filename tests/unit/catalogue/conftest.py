@@ -10,12 +10,18 @@ from services.catalogue.application import Actor, CatalogueApplication
 from services.catalogue.demo import GONGFANG_ZHUANGXIU
 from shared.contracts.catalogue import ItemDraft, ReviewRequest
 
-GZC_EDITOR = Actor(username="gzc", name="国资处审批员", department="gzc", roles=["approver", "editor"])
-JJC_EDITOR = Actor(username="jjc", name="基建处审批员", department="jjc", roles=["approver", "editor"])
+GZC_EDITOR = Actor(
+    username="gzc", name="国资处审批员", department="gzc", roles=["approver", "editor"]
+)
+JJC_EDITOR = Actor(
+    username="jjc", name="基建处审批员", department="jjc", roles=["approver", "editor"]
+)
 OFFICE = Actor(username="office", name="学校办公室审核员", department="xb", roles=["reviewer"])
 PARTY = Actor(username="party", name="机关党委发布员", department="jgdw", roles=["publisher"])
 TEACHER = Actor(username="teacher1", name="李老师", department="hkxy", roles=["applicant"])
-SUPERVISOR = Actor(username="discipline", name="纪委办公室监督员", department="jw", roles=["supervisor"])
+SUPERVISOR = Actor(
+    username="discipline", name="纪委办公室监督员", department="jw", roles=["supervisor"]
+)
 
 PASS = ReviewRequest(decision="pass", comment="同意")
 

@@ -1,4 +1,5 @@
 """What the contract's models refuse, with messages that name the field."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -39,7 +40,9 @@ def test_a_flow_needs_a_stage_and_unique_node_ids() -> None:
     assert errors_of(gongfang(flow={"stages": []})) == [
         ("flow.stages", "Value error, 流程至少需要一个阶段")
     ]
-    twice = stages([{"department": "gzc", "node_id": "n1"}], [{"department": "cwc", "node_id": "n1"}])
+    twice = stages(
+        [{"department": "gzc", "node_id": "n1"}], [{"department": "cwc", "node_id": "n1"}]
+    )
     assert errors_of(gongfang(flow=twice)) == [("flow", "Value error, 节点编号重复：n1")]
 
 

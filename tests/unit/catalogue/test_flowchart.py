@@ -26,10 +26,16 @@ def test_the_flow_chart_of_gongfang_zhuangxiu_names_every_department(
 def test_stages_are_clusters_laid_out_left_to_right() -> None:
     flow = {
         "stages": [
-            {"name": "审\"核\"", "on_return": "restart_stage",
-             "nodes": [{"node_id": "a", "department": "gzc", "time_limit_days": 2}]},
-            {"name": "核算", "on_return": "returning_node_only",
-             "nodes": [{"node_id": "b", "department": "cwc", "time_limit_days": 1}]},
+            {
+                "name": '审"核"',
+                "on_return": "restart_stage",
+                "nodes": [{"node_id": "a", "department": "gzc", "time_limit_days": 2}],
+            },
+            {
+                "name": "核算",
+                "on_return": "returning_node_only",
+                "nodes": [{"node_id": "b", "department": "cwc", "time_limit_days": 1}],
+            },
         ]
     }
     source = dot_source("测试", flow)

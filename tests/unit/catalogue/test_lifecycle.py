@@ -1,4 +1,5 @@
 """The life of 公房装修改造申请 in the catalogue: drafted, returned, fixed, reviewed, published, revised."""
+
 from __future__ import annotations
 
 import pytest

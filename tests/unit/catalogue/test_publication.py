@@ -1,4 +1,5 @@
 """What the catalogue tells the bus, and the demo catalogue it seeds."""
+
 from __future__ import annotations
 
 from services.catalogue.application import CatalogueApplication
@@ -38,7 +39,10 @@ def test_every_step_of_the_lifecycle_is_an_integration_event_with_its_actor(
         ("item_retired", "party"),
     ]
     assert events[2].data == {
-        "item_id": item_id, "department": "gzc", "comment": "请补充材料说明", "lead_department": None
+        "item_id": item_id,
+        "department": "gzc",
+        "comment": "请补充材料说明",
+        "lead_department": None,
     }
     assert events[-1].data == {"item_id": item_id, "department": "gzc", "version": 1}
 
@@ -70,7 +74,13 @@ def test_the_demo_catalogue_is_seeded_once(app: CatalogueApplication) -> None:
     gongfang = app.get_item("gongfang-zhuangxiu")
     assert len(gongfang["notes"]) == 4 and len(gongfang["materials"]) == 3
     assert {c["department"] for c in gongfang["contacts"]} == {
-        "gzc", "jjc", "xxh", "hq", "bwc", "bmc", "cwc"
+        "gzc",
+        "jjc",
+        "xxh",
+        "hq",
+        "bwc",
+        "bmc",
+        "cwc",
     }
 
 

@@ -1,4 +1,5 @@
 """Who may do what with the catalogue; every refusal changes nothing."""
+
 from __future__ import annotations
 
 import pytest

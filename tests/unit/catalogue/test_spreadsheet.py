@@ -1,4 +1,5 @@
 """The 服务事项清单 out to a spreadsheet and back in as drafts."""
+
 from __future__ import annotations
 
 import io
@@ -12,8 +13,19 @@ from services.catalogue.spreadsheet import HEADERS, export_workbook, parse_workb
 from tests.unit.catalogue.conftest import GZC_EDITOR, publish_gongfang
 
 CONTENT_FIELDS = (
-    "name", "description", "current_state", "coordination", "target", "materials", "notes",
-    "contacts", "trips", "one_trip_note", "time_limit_days", "lead_department", "flow",
+    "name",
+    "description",
+    "current_state",
+    "coordination",
+    "target",
+    "materials",
+    "notes",
+    "contacts",
+    "trips",
+    "one_trip_note",
+    "time_limit_days",
+    "lead_department",
+    "flow",
 )
 
 
@@ -30,8 +42,13 @@ def test_an_exported_catalogue_imports_back_as_drafts_of_the_same_items(
 ) -> None:
     # Given 国资处 publishes 公房装修改造申请 and a second item with a note holding a "|"
     publish_gongfang(app)
-    publish_gongfang(app, item_id="gongfang-tiaopei", name="公房调配申请",
-                     notes=["第一行\n第二行 | 含竖线 \\ 与反斜杠"], target={"mode": "offline"})
+    publish_gongfang(
+        app,
+        item_id="gongfang-tiaopei",
+        name="公房调配申请",
+        notes=["第一行\n第二行 | 含竖线 \\ 与反斜杠"],
+        target={"mode": "offline"},
+    )
     exported = export_workbook(app.published_items("gzc"), "gzc")
     # When an editor of 国资处 imports the sheet into an empty catalogue
     other = new_app()
@@ -45,7 +62,9 @@ def test_an_exported_catalogue_imports_back_as_drafts_of_the_same_items(
         assert content(draft) == content(app.get_item(item_id))
 
 
-def test_importing_into_the_same_catalogue_drafts_the_next_version(app: CatalogueApplication) -> None:
+def test_importing_into_the_same_catalogue_drafts_the_next_version(
+    app: CatalogueApplication,
+) -> None:
     # Given 公房装修改造申请 is published and exported
     item_id = publish_gongfang(app)
     exported = export_workbook(app.published_items("gzc"), "gzc")
@@ -67,12 +86,27 @@ def test_the_sheet_has_the_seed_columns_and_one_sheet_per_department(
     # Then each publishing department has its own sheet with the attachment-1 columns
     assert workbook.sheetnames == ["国资处", "信息化建设与管理处"]
     header = [cell.value for cell in workbook["国资处"][1]]
-    for column in ("序号", "事项名称", "事项说明", "现状", "需协调部门和事情", "目标(时间/线上线下)",
-                   "办事材料", "注意事项", "联系人及电话", "跑动次数", "承诺时限(工作日)", "流程"):
+    for column in (
+        "序号",
+        "事项名称",
+        "事项说明",
+        "现状",
+        "需协调部门和事情",
+        "目标(时间/线上线下)",
+        "办事材料",
+        "注意事项",
+        "联系人及电话",
+        "跑动次数",
+        "承诺时限(工作日)",
+        "流程",
+    ):
         assert column in header
     row = dict(zip(header, [cell.value for cell in workbook["国资处"][2]], strict=True))
     assert row["事项名称"] == "公房装修改造申请"
-    assert row["办事材料"].splitlines()[0] == "审批表 | 在线表单 | 必需 |  | 公房装修改造在线流程审批表"
+    assert (
+        row["办事材料"].splitlines()[0]
+        == "审批表 | 在线表单 | 必需 |  | 公房装修改造在线流程审批表"
+    )
 
 
 def sheet_with(rows: list[dict[str, Any]]) -> bytes:
@@ -102,14 +136,16 @@ def good_row(name: str) -> dict[str, Any]:
 def test_a_sheet_with_three_bad_rows_reports_exactly_those_rows(app: CatalogueApplication) -> None:
     # Given a sheet whose rows 3, 5 and 6 are bad: an unknown department in the flow,
     # an empty name, a stage without nodes
-    sheet = sheet_with([
-        good_row("公房借用申请"),
-        {**good_row("公房出租申请"), "流程": "审批 | 全阶段重审 | 火星处:2"},
-        good_row("公房退还申请"),
-        {**good_row(""), "事项说明": "没有名称"},
-        {**good_row("资产报废申请"), "流程": "审批 | 全阶段重审 | "},
-        good_row("资产调拨申请"),
-    ])
+    sheet = sheet_with(
+        [
+            good_row("公房借用申请"),
+            {**good_row("公房出租申请"), "流程": "审批 | 全阶段重审 | 火星处:2"},
+            good_row("公房退还申请"),
+            {**good_row(""), "事项说明": "没有名称"},
+            {**good_row("资产报废申请"), "流程": "审批 | 全阶段重审 | "},
+            good_row("资产调拨申请"),
+        ]
+    )
     # When an editor of 国资处 imports it
     result = app.import_drafts(GZC_EDITOR, parse_workbook(sheet))
     # Then exactly rows 3, 5 and 6 are reported, each with its reason
