@@ -49,7 +49,10 @@ class WorkingCalendar:
 
     @classmethod
     def from_file(cls, path: Path) -> WorkingCalendar:
-        extra = json.loads(path.read_text(encoding="utf-8"))
+        try:
+            extra = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise ValueError(f"{HOLIDAYS_FILE_VARIABLE}={path} 无法读取：{error}") from error
         return cls.statutory(
             extra_holidays=_dates(extra.get("holidays", [])),
             extra_workdays=_dates(extra.get("workdays", [])),

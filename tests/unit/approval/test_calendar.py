@@ -103,3 +103,10 @@ def test_the_application_takes_its_holidays_from_the_environment(tmp_path: Path)
     # Then each parallel node is due on Wednesday, not Tuesday
     assert node(case, "gzc")["due_at"] == "2026-12-02T23:59:59+08:00"
     app.close()
+
+
+def test_an_unreadable_holidays_file_is_named_in_the_error(tmp_path: Path) -> None:
+    broken = tmp_path / "holidays.json"
+    broken.write_text("{not json", encoding="utf-8")
+    with pytest.raises(ValueError, match="ONETRIP_HOLIDAYS_FILE"):
+        WorkingCalendar.from_env({"ONETRIP_HOLIDAYS_FILE": str(broken)})
