@@ -124,3 +124,29 @@ def test_the_service_seeds_the_demo_serves_it_over_rpc_and_publishes_the_full_it
     assert gongfang["service"] == "catalogue" and gongfang["actor"] == "party"
     assert gongfang["data"] == item
     assert {e["type"] for e in events} >= {"item_drafted", "item_submitted", "item_reviewed"}
+
+
+def drafted_items(database_url: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(database_url) as conn:
+        return conn.execute(
+            "SELECT convert_from(state, 'UTF8')::json->>'item_id', count(*)"
+            " FROM catalogue.catalogue_events WHERE topic LIKE %s GROUP BY 1 ORDER BY 1",
+            ("%ServiceItem.Drafted",),
+        ).fetchall()
+
+
+def test_two_instances_starting_at_once_seed_the_demo_once(
+    processes: ProcessGroup, service_env: dict[str, str]
+) -> None:
+    # Given two catalogue instances started at the same moment on one database
+    first = processes.start("catalogue", label="catalogue-a", ONETRIP_DEMO="1")
+    second = processes.start("catalogue", label="catalogue-b", ONETRIP_DEMO="1")
+    # When both are up
+    first.wait_for_queue("rpc-catalogue")
+    eventually(lambda: second.alive() and "catalogue demo items" in second.log(), timeout=30)
+    # Then each demo item was drafted exactly once
+    assert drafted_items(service_env["DATABASE_URL"]) == [
+        ("cheliang-tongxing", 1),
+        ("gongfang-zhuangxiu", 1),
+        ("wangluo-kaitong", 1),
+    ]
