@@ -79,9 +79,11 @@ class Published(BaseModel):
 
 class ImportRowError(BaseModel):
     row: int
+    sheet: str | None = None
     detail: str
 
 
 class ImportResult(BaseModel):
-    created: list[str]
+    created: list[str] = Field(description="导入成功的事项(新建或已有事项的新草稿)")
+    revised: list[str] = Field(default_factory=list, description="其中已存在、成为新草稿的事项")
     errors: list[ImportRowError]
