@@ -6,6 +6,7 @@ In one run, on a throwaway database and RabbitMQ vhost (both removed afterwards)
   (a) raw psycopg single-row INSERT commits/s (autocommit, the server's fsync setting);
   (b) ``Application.save()`` of one new aggregate (one event) per save, events/s;
   (c) the real ping service process's outbox relay publishing that backlog, events/s;
+  (c') bare kombu publishes the way the relay publishes (persistent, confirm each): its ceiling;
   (d1) the consumer's application applying them in-process, with tracking records;
   (d2) the real tally service process consuming the relayed backlog, with tracking records;
   (e) the whole pipeline: saves while both services run, until every event is tallied;
@@ -36,12 +37,16 @@ sys.path.insert(0, str(ROOT))
 warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
 
 import psycopg  # noqa: E402
-from kombu import Connection, Queue  # noqa: E402
+from kombu import Connection, Exchange, Producer, Queue  # noqa: E402
 
 from shared.config import DEFAULTS, Settings  # noqa: E402
 from shared.eventstore import application_env, ensure_schema  # noqa: E402
 from shared.relay import events_exchange  # noqa: E402
-from tests.support.backbone_services import TALLY_QUEUE, PingApplication, TallyApplication  # noqa: E402
+from tests.support.backbone_services import (  # noqa: E402
+    TALLY_QUEUE,
+    PingApplication,
+    TallyApplication,
+)
 from tests.support.processes import ServiceProcess  # noqa: E402
 from tests.support.servers import Servers, fresh_database, fresh_vhost  # noqa: E402
 
@@ -89,10 +94,17 @@ def wait_until(
     raise TimeoutError(f"counter stuck below {target} after {TIMEOUT_SECONDS}s")
 
 
-def rate_between(name: str, started: float, start_value: int, ended: float, target: int) -> Measurement:
+def rate_between(
+    name: str, started: float, start_value: int, ended: float, target: int
+) -> Measurement:
     if target <= start_value:
         raise RuntimeError(f"{name}: all done before the first sample; use more --events")
     return Measurement(name, target - start_value, ended - started)
+
+
+def table_exists(conn: psycopg.Connection[Any], table: str) -> bool:
+    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()
+    return bool(row and row[0])
 
 
 def scalar(conn: psycopg.Connection[Any], query: str) -> int:
@@ -106,10 +118,10 @@ def scalar(conn: psycopg.Connection[Any], query: str) -> int:
 def raw_inserts(database_url: str, events: int, name: str) -> Measurement:
     payload = '{"label": "公房装修改造申请", "actor": "teacher1"}' * 3
     with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("CREATE TABLE IF NOT EXISTS bench_rows (id bigserial PRIMARY KEY, payload text)")
+        conn.execute("CREATE TABLE IF NOT EXISTS bench_rows (id bigserial PRIMARY KEY, body text)")
         started = time.perf_counter()
         for _ in range(events):
-            conn.execute("INSERT INTO bench_rows (payload) VALUES (%s)", (payload,))
+            conn.execute("INSERT INTO bench_rows (body) VALUES (%s)", (payload,))
         seconds = time.perf_counter() - started
     return Measurement(name, events, seconds)
 
@@ -122,11 +134,12 @@ def ping_application(settings: Settings) -> PingApplication:
     return PingApplication(env=application_env(PingApplication.service, settings))
 
 
-def saves(app: PingApplication, events: int, name: str = "(b) Application.save(), one event each") -> Measurement:
+def saves(app: PingApplication, events: int) -> Measurement:
     started = time.perf_counter()
     for number in range(events):
         app.send([f"{LABELS[number % len(LABELS)]} #{number}"], actor="teacher1")
-    return Measurement(name, events, time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    return Measurement("(b) Application.save(), one event each", events, seconds)
 
 
 # -- (c) the relay ------------------------------------------------------------------------
@@ -156,7 +169,7 @@ def queued_messages(amqp_uri: str) -> int:
 
 
 def relay_position(conn: psycopg.Connection[Any]) -> int:
-    if scalar(conn, "SELECT count(*) FROM pg_tables WHERE schemaname = 'ping' AND tablename = 'relay_position'") == 0:
+    if not table_exists(conn, "ping.relay_position"):
         return 0
     return scalar(conn, "SELECT max(notification_id) FROM ping.relay_position")
 
@@ -165,6 +178,31 @@ def relayed(service: ServiceProcess, database_url: str, last_id: int) -> Measure
     with psycopg.connect(database_url, autocommit=True) as conn:
         started, first, ended = wait_until(lambda: relay_position(conn), last_id, service.alive)
     return rate_between("(c) outbox relay, confirmed publishes", started, first, ended, last_id)
+
+
+def bare_publishes(amqp_uri: str, events: int) -> Measurement:
+    """The broker's ceiling for the relay's way of publishing: persistent, one confirm at a time."""
+    exchange = Exchange("bench.bare", type="topic", durable=True)
+    queue = Queue(
+        "bench.bare",
+        exchange=exchange,
+        routing_key="#",
+        durable=True,
+        queue_arguments={"x-queue-type": "quorum"},
+    )
+    body = {"type": "ping_sent", "data": {"label": "公房装修改造申请"}, "actor": "teacher1"}
+    confirmed = {"confirm_publish": True}
+    with Connection(amqp_uri, transport_options=confirmed, connect_timeout=5) as conn:
+        producer = Producer(conn.channel(), exchange=exchange)
+        queue(producer.channel).declare()
+        started = time.perf_counter()
+        for _ in range(events):
+            producer.publish(
+                body, routing_key="ping_sent", serializer="json", delivery_mode=2, retry=False
+            )
+        seconds = time.perf_counter() - started
+        queue(producer.channel).delete()
+    return Measurement("(c') bare kombu publish, same confirms", events, seconds)
 
 
 # -- (d) consuming with tracking --------------------------------------------------------------
@@ -181,13 +219,14 @@ def consumed_in_process(ping: PingApplication, settings: Settings, events: int) 
         started = time.perf_counter()
         for event in integration_events:
             assert event is not None and tally.consume(event)
-        return Measurement("(d1) consume() in-process, with tracking", events, time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        return Measurement("(d1) consume() in-process, with tracking", events, seconds)
     finally:
         tally.close()
 
 
 def tally_count(conn: psycopg.Connection[Any]) -> int:
-    if scalar(conn, "SELECT count(*) FROM pg_tables WHERE schemaname = 'tally' AND tablename = 'tally_events'") == 0:
+    if not table_exists(conn, "tally.tally_events"):
         return 0
     return scalar(conn, "SELECT count(*) FROM tally.tally_events")
 
@@ -203,17 +242,22 @@ def assert_each_tallied_once(database_url: str, events: int) -> None:
         tallies = tally_count(conn)
         pings = scalar(
             conn,
-            "SELECT count(DISTINCT convert_from(state, 'UTF8')::json->>'ping_id') FROM tally.tally_events",
+            "SELECT count(DISTINCT convert_from(state, 'UTF8')::json->>'ping_id') "
+            "FROM tally.tally_events",
         )
         tracked = scalar(conn, "SELECT count(*) FROM tally.tally_tracking")
     if not tallies == pings == tracked == events:
-        raise AssertionError(f"{events} events gave {tallies} tallies of {pings} pings, {tracked} tracked")
+        raise AssertionError(
+            f"{events} events gave {tallies} tallies of {pings} pings, {tracked} tracked"
+        )
 
 
 # -- (e) the whole pipeline -------------------------------------------------------------------
 
 
-def pipeline(app: PingApplication, tally: ServiceProcess, database_url: str, already: int, events: int) -> Measurement:
+def pipeline(
+    app: PingApplication, tally: ServiceProcess, database_url: str, already: int, events: int
+) -> Measurement:
     with psycopg.connect(database_url, autocommit=True) as conn:
         started = time.monotonic()
         saves(app, events)
@@ -266,8 +310,10 @@ def run(servers: Servers, events: int) -> tuple[list[Measurement], dict[str, str
         last_id = app.recorder.max_notification_id()
         results.append(relayed(start(PING), database_url, last_id))
         wait_until(lambda: queued_messages(amqp_uri), events)
-        if queued_messages(amqp_uri) != events:
-            raise AssertionError(f"relay queued {queued_messages(amqp_uri)} messages for {events} events")
+        queued = queued_messages(amqp_uri)
+        if queued != events:
+            raise AssertionError(f"the relay queued {queued} messages for {events} events")
+        results.append(bare_publishes(amqp_uri, events))
         results.append(consumed_in_process(app, settings, events))
         tally = start(TALLY)
         results.append(consumed(tally, database_url, events))
@@ -324,7 +370,7 @@ def print_report(results: list[Measurement], machine: dict[str, str]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--events", type=int, default=2000, help="events per benchmark (default 2000)")
+    parser.add_argument("--events", type=int, default=2000, help="events per row (default 2000)")
     args = parser.parse_args()
     servers = Servers(
         os.environ.get("DATABASE_URL") or DEFAULTS["DATABASE_URL"],

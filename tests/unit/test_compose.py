@@ -49,7 +49,7 @@ def test_the_compose_file_follows_the_compose_specification() -> None:
 @pytest.mark.parametrize(
     ("mistake", "original", "broken"),
     [
-        ("misspelt depends_on condition", "condition: service_healthy", "condition: service_healty"),
+        ("misspelt condition", "condition: service_healthy", "condition: service_healty"),
         ("misspelt services key", "\nservices:\n", "\nservises:\n"),
         ("ports as a mapping", '- "127.0.0.1:8000:8000"', "gateway_port: 8000"),
     ],
