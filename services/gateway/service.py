@@ -10,7 +10,9 @@ from nameko.rpc import RpcProxy, rpc
 from werkzeug.wrappers import Request, Response
 
 from services.gateway import openapi
+from services.gateway.case_routes import CaseRoutes
 from services.gateway.catalogue_routes import CatalogueRoutes
+from services.gateway.files import FileStore, Files
 from services.gateway.http import api, json_response, parse_body
 from services.gateway.identity import Identity, IdentityStore
 from services.gateway.models import DepartmentList, SessionRequest, SessionView, UserView
@@ -21,7 +23,7 @@ BACKENDS = ("catalogue", "approval", "notify", "audit")
 HEALTH_TIMEOUT_SECONDS = 3.0
 
 
-class GatewayService(CatalogueRoutes):
+class GatewayService(CatalogueRoutes, CaseRoutes):
     name = "gateway"
 
     catalogue = RpcProxy("catalogue")
@@ -29,6 +31,7 @@ class GatewayService(CatalogueRoutes):
     notify = RpcProxy("notify")
     audit = RpcProxy("audit")
     identity: Identity = IdentityStore()  # type: ignore[assignment]
+    files: FileStore = Files()  # type: ignore[assignment]
 
     @api("GET", "/healthz", summary="Health of every service", public=True, tags=["health"])
     def healthz(self, request: Request) -> Response:

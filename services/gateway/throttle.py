@@ -59,6 +59,10 @@ class LoginThrottle:
                     "window_started_at timestamptz NOT NULL, attempts integer NOT NULL)"
                 ).format(self.table)
             )
+            cursor.execute(
+                sql.SQL("CREATE INDEX IF NOT EXISTS login_attempts_started ON {} "
+                        "(window_started_at)").format(self.table)
+            )
 
     def attempt(self, username: str, now: datetime | None = None) -> Window:
         """Counts one attempt and returns the window it falls in."""
@@ -74,10 +78,15 @@ class LoginThrottle:
             )
         return counted
 
-    def clear(self, username: str) -> None:
+    def clear(self, username: str, now: datetime | None = None) -> None:
+        """Forgets this user's attempts, and every window that is over anyway."""
+        expired_before = (now or datetime.now(UTC)) - self.policy.period
         with self.datastore.transaction(commit=True) as cursor:
             cursor.execute(
-                sql.SQL("DELETE FROM {} WHERE username = %s").format(self.table), (username,)
+                sql.SQL(
+                    "DELETE FROM {} WHERE username = %s OR window_started_at < %s"
+                ).format(self.table),
+                (username, expired_before),
             )
 
     def _locked_window(self, cursor: Any, username: str, now: datetime) -> Window | None:

@@ -1,6 +1,7 @@
 """Identity in the gateway: demo accounts, tokens, throttled logins, and the directory over RPC."""
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -158,3 +159,18 @@ def test_other_services_find_contacts_and_department_members_over_rpc(
         "phone": "13800000001",
         "email": None,
     }
+
+
+def test_twenty_simultaneous_guesses_get_exactly_five_password_checks(
+    processes: ProcessGroup,
+) -> None:
+    # Given two gateways, and twenty wrong passwords for 保密处 sent at the same moment
+    _, first = start_gateway(processes, label="gateway-a")
+    _, second = start_gateway(processes, label="gateway-b")
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        answers = list(
+            pool.map(lambda n: (first, second)[n % 2].login("bmc", f"guess-{n}"), range(20))
+        )
+    # Then exactly five were checked (401) and fifteen refused outright (429)
+    codes = sorted(r.status_code for r in answers)
+    assert codes == [401] * 5 + [429] * 15
