@@ -40,6 +40,7 @@ PUBLISHERS = ("catalogue", "approval", "notify", "audit", "gateway")
 
 SUBSCRIPTIONS: tuple[Subscription, ...] = (
     Subscription("catalogue", "item_published", "approval", "on_item_published"),
+    Subscription("catalogue", "item_retired", "approval", "on_item_retired"),
     Subscription("catalogue", "*", "notify", "on_catalogue_event"),
     Subscription("approval", "*", "notify", "on_case_event"),
     *(Subscription(source, "*", "audit", "on_event") for source in PUBLISHERS if source != "audit"),

@@ -41,6 +41,7 @@ SYSTEM_ACTOR = "system"
 class ApprovalApplication(OnetripApplication):
     name = "approval"
     service = "approval"
+    inbox: Any = None  # the service's read model of pending nodes (services.approval.inbox)
 
     def __init__(
         self, env: Mapping[str, str] | None = None, calendar: WorkingCalendar | None = None

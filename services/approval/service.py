@@ -1,11 +1,214 @@
+"""The approval service (办件): nameko RPC for the gateway, events in from the catalogue."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from nameko.rpc import rpc
+from nameko.timer import timer
+from pydantic import BaseModel, ValidationError
+
 from services.approval.application import ApprovalApplication
+from services.approval.calendar import SHANGHAI
+from services.approval.inbox import TaskInbox
+from shared.config import env
+from shared.contracts import IntegrationEvent
+from shared.contracts.approval import (
+    CaseSubmission,
+    DecisionRequest,
+    DelegationRequest,
+    RatingRequest,
+    Resubmission,
+    TripRequest,
+)
 from shared.dependencies import EventStore
+from shared.errors import ForbiddenError, InvalidError, NotFoundError
+from shared.messaging import integration_event_handler
 from shared.service import HealthCheckMixin
+
+M = TypeVar("M", bound=BaseModel)
+APPLICANT, APPROVER, SUPERVISOR = "applicant", "approver", "supervisor"
+
+
+def valid(model: type[M], data: Any) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        field = ".".join(str(p) for p in first["loc"]) or "body"
+        raise InvalidError(f"{field}: {first['msg']}") from exc
+
+
+def is_staff(actor: dict[str, Any]) -> bool:
+    return any(role != APPLICANT for role in actor.get("roles", []))
+
+
+def staff_department(actor: dict[str, Any]) -> str | None:
+    """Only staff see cases through their department; an applicant sees their own."""
+    return actor.get("department") if is_staff(actor) else None
+
+
+class ApprovalStore(EventStore[ApprovalApplication]):
+    """The event store, with the inbox read model made ready before any worker runs."""
+
+    def __init__(self) -> None:
+        super().__init__(ApprovalApplication)
+
+    def setup(self) -> None:
+        super().setup()
+        assert self.app is not None
+        self.app.inbox = TaskInbox(self.app)
+        self.app.inbox.create_tables()
+        self.app.inbox.catch_up()
 
 
 class ApprovalService(HealthCheckMixin):
     name = "approval"
 
-    store: ApprovalApplication = EventStore(ApprovalApplication)  # type: ignore[assignment]
+    store: ApprovalApplication = ApprovalStore()  # type: ignore[assignment]
+
+    @property
+    def inbox(self) -> TaskInbox:
+        inbox: TaskInbox = self.store.inbox
+        return inbox
+
+    # -- items, learnt from the catalogue ---------------------------------------------
+
+    @integration_event_handler("catalogue", "item_published")
+    def on_item_published(self, event: IntegrationEvent) -> None:
+        self.store.learn_item(event.data)
+
+    @integration_event_handler("catalogue", "item_retired")
+    def on_item_retired(self, event: IntegrationEvent) -> None:
+        self.store.retire_item(event.data["item_id"], version=event.data.get("version"))
+
+    # -- cases ----------------------------------------------------------------------------
+
+    def _changed(self, command: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        result = command()
+        self.inbox.catch_up()
+        return result
+
+    @rpc
+    def submit_case(self, actor: dict[str, Any], submission: dict[str, Any], own_files: list[str]) -> dict[str, Any]:
+        body = valid(CaseSubmission, submission)
+        return self._changed(lambda: self.store.submit(
+            applicant=actor["username"], applicant_department=actor.get("department"),
+            item_id=body.item_id, form=body.form, materials=body.materials, own_files=own_files,
+        ))
+
+    @rpc
+    def resubmit_case(self, actor: dict[str, Any], case_id: str, resubmission: dict[str, Any],
+                      own_files: list[str]) -> dict[str, Any]:
+        body = valid(Resubmission, resubmission)
+        return self._changed(lambda: self.store.resubmit(
+            case_id, actor=actor["username"], form=body.form, materials=body.materials,
+            own_files=own_files,
+        ))
+
+    @rpc
+    def decide_task(self, actor: dict[str, Any], task_id: str, decision: dict[str, Any]) -> dict[str, Any]:
+        body = valid(DecisionRequest, decision)
+        self._require_decider(actor)
+        return self._changed(lambda: self.store.decide_task(
+            task_id, decision=body.decision, comment=body.comment,
+            actor=actor["username"], actor_department=actor["department"],
+        ))
+
+    @rpc
+    def withdraw_case(self, actor: dict[str, Any], case_id: str) -> dict[str, Any]:
+        return self._changed(lambda: self.store.withdraw(case_id, actor=actor["username"]))
+
+    @rpc
+    def urge_case(self, actor: dict[str, Any], case_id: str) -> dict[str, Any]:
+        urged = self.store.urge(case_id, actor=actor["username"])
+        return {"case_id": case_id, "urged": urged}
+
+    @rpc
+    def record_trip(self, actor: dict[str, Any], case_id: str, trip: dict[str, Any]) -> dict[str, Any]:
+        body = valid(TripRequest, trip)
+        if not is_staff(actor):
+            raise ForbiddenError("只有办理部门的工作人员可以登记跑动")
+        self._visible_case(actor, case_id)
+        return self._changed(lambda: self.store.record_trip(
+            case_id, purpose=body.purpose, actor=actor["username"], actor_department=actor["department"],
+        ))
+
+    @rpc
+    def rate_case(self, actor: dict[str, Any], case_id: str, rating: dict[str, Any]) -> dict[str, Any]:
+        body = valid(RatingRequest, rating)
+        return self._changed(lambda: self.store.rate(
+            case_id, score=body.score, comment=body.comment, actor=actor["username"],
+        ))
+
+    @rpc
+    def get_case(self, actor: dict[str, Any], case_id: str) -> dict[str, Any]:
+        return self._visible_case(actor, case_id)
+
+    @rpc
+    def list_cases(self, actor: dict[str, Any]) -> list[dict[str, Any]]:
+        department = staff_department(actor)
+        if department is None:
+            return self.store.cases_of(actor["username"])
+        return [self.store.get_case(case_id) for case_id in self.inbox.case_ids(department)]
+
+    @rpc
+    def list_tasks(self, actor: dict[str, Any]) -> list[dict[str, Any]]:
+        self._require_decider(actor)
+        departments = {actor["department"]} | {
+            d["department"] for d in self.store.delegations_of(actor["username"])
+        }
+        tasks = [task for department in sorted(departments) for task in self.inbox.tasks(department)]
+        return sorted(tasks, key=lambda task: (task["created_at"], task["task_id"]))
+
+    @rpc
+    def file_visible_to(self, actor: dict[str, Any], file_id: str) -> bool:
+        department = staff_department(actor)
+        return department is not None and self.inbox.file_cited_for(file_id, department)
+
+    # -- delegation (委托) ---------------------------------------------------------------
+
+    @rpc
+    def delegate(self, actor: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
+        body = valid(DelegationRequest, request)
+        if APPROVER not in actor.get("roles", []):
+            raise ForbiddenError("只有审批人可以委托")
+        return self.store.delegate(
+            delegator=actor["username"], department=actor["department"], delegate=body.delegate,
+            starts_on=body.starts_on, ends_on=body.ends_on,
+        )
+
+    @rpc
+    def delegations(self, actor: dict[str, Any]) -> list[dict[str, Any]]:
+        return self.store.delegations_of(actor["username"])
+
+    # -- the overdue check: every instance runs it; each node is flagged once per opening --
+
+    @timer(interval=float(env("ONETRIP_OVERDUE_CHECK_SECONDS")))
+    def check_overdue(self) -> list[str]:
+        now = datetime.now(SHANGHAI) + timedelta(days=float(env("ONETRIP_CLOCK_SKEW_DAYS")))
+        self.inbox.catch_up()
+        marked = []
+        for case_id, node_id in self.inbox.overdue_candidates(now):
+            marked += self.store.mark_overdue(case_id, node_id=node_id, now=now)
+        self.inbox.catch_up()
+        return marked
+
+    # -- rules ----------------------------------------------------------------------------
+
+    def _visible_case(self, actor: dict[str, Any], case_id: str) -> dict[str, Any]:
+        if SUPERVISOR in actor.get("roles", []):
+            return self.store.get_case(case_id)
+        return self.store.get_case(
+            case_id, viewer=actor["username"], viewer_department=staff_department(actor)
+        )
+
+    def _require_decider(self, actor: dict[str, Any]) -> None:
+        if APPROVER in actor.get("roles", []):
+            return
+        if not self.store.delegations_of(actor["username"]):
+            raise ForbiddenError("只有审批人(或受委托人)可以处理待办")
+
+
+__all__ = ["ApprovalService", "NotFoundError"]

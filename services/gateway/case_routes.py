@@ -129,8 +129,10 @@ class CaseRoutes:
     def resubmit_case(self, request: Request, case_id: str) -> Response:
         user = self._caller(request)
         body = parse_body(request, Resubmission)
+        current = ask(self.approval, "get_case", user.as_actor(), case_id[:100])
+        cited = {**current.get("materials", {}), **(body.materials or {})}
         case = ask(self.approval, "resubmit_case", user.as_actor(), case_id[:100],
-                   body.model_dump(mode="json", exclude_none=True), self._own_files(user, body.materials))
+                   body.model_dump(mode="json", exclude_none=True), self._own_files(user, cited))
         return json_response(case)
 
     @api("POST", "/api/v1/cases/<case_id>/withdraw", summary="撤回办件", response=Case, tags=TAGS_CASES)

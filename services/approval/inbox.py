@@ -1,0 +1,204 @@
+"""The approvers' inbox and the staff's case index: read models of the case events.
+
+Tables in the ``approval`` schema, kept from the application's own notification log:
+``tasks`` (one row per pending node, removed when it is decided or cancelled),
+``case_departments`` (which departments have a node in a case) and ``case_files`` (which
+files a case cites). Each catch-up applies the published form of the events (the same
+data the bus carries) and stores its position in the same transaction; a row lock on
+the position serialises the catch-ups of several instances, so each event is applied once.
+Commands catch up right after saving (callers read their own writes) and the service
+catches up at start, so a crash in between heals itself.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+from psycopg import sql
+
+from shared.eventstore import OnetripApplication, Publication
+
+BATCH = 500
+TABLES = """
+CREATE TABLE IF NOT EXISTS {schema}.inbox_position (
+    name text PRIMARY KEY, notification_id bigint NOT NULL);
+INSERT INTO {schema}.inbox_position VALUES ('inbox', 0) ON CONFLICT DO NOTHING;
+CREATE TABLE IF NOT EXISTS {schema}.tasks (
+    task_id text PRIMARY KEY, case_id text NOT NULL, node_id text NOT NULL,
+    item_id text NOT NULL, item_name text NOT NULL, department text NOT NULL,
+    applicant text NOT NULL, created_at timestamptz NOT NULL, due_at timestamptz,
+    overdue boolean NOT NULL DEFAULT false);
+CREATE INDEX IF NOT EXISTS tasks_by_department ON {schema}.tasks (department, created_at);
+CREATE INDEX IF NOT EXISTS tasks_by_due ON {schema}.tasks (due_at) WHERE NOT overdue;
+CREATE TABLE IF NOT EXISTS {schema}.case_departments (
+    case_id text NOT NULL, department text NOT NULL, submitted_at timestamptz NOT NULL,
+    PRIMARY KEY (department, case_id));
+CREATE TABLE IF NOT EXISTS {schema}.case_files (
+    file_id text NOT NULL, case_id text NOT NULL, PRIMARY KEY (file_id, case_id));
+"""
+
+
+class TaskInbox:
+    def __init__(self, app: OnetripApplication) -> None:
+        self.app = app
+        recorder: Any = app.recorder
+        self.datastore = recorder.datastore
+        self.schema = sql.Identifier(self.datastore.schema)
+
+    def create_tables(self) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute("SELECT pg_advisory_xact_lock(hashtext('onetrip-approval-inbox-ddl'))")
+            for statement in TABLES.split(";"):
+                if statement.strip():
+                    curs.execute(sql.SQL(statement).format(schema=self.schema))
+
+    def _q(self, text: str) -> sql.Composed:
+        return sql.SQL(text).format(schema=self.schema)
+
+    # -- keeping up ------------------------------------------------------------------
+
+    def catch_up(self) -> int:
+        applied = 0
+        while True:
+            with self.datastore.transaction(commit=True) as curs:
+                curs.execute(self._q(
+                    "SELECT notification_id FROM {schema}.inbox_position WHERE name = 'inbox' FOR UPDATE"
+                ))
+                position = int(curs.fetchone()["notification_id"])
+                notifications = self.app.recorder.select_notifications(
+                    start=position, limit=BATCH, inclusive_of_start=False
+                )
+                if not notifications:
+                    return applied
+                for notification in notifications:
+                    publication = self.app.publication(self.app.mapper.to_domain_event(notification))
+                    if publication is not None:
+                        self._apply(curs, publication)
+                curs.execute(
+                    self._q("UPDATE {schema}.inbox_position SET notification_id = %s WHERE name = 'inbox'"),
+                    (notifications[-1].id,),
+                )
+                applied += len(notifications)
+
+    def _apply(self, curs: Any, event: Publication) -> None:
+        handler = self.HANDLERS.get(event.type)
+        if handler is not None:
+            handler(self, curs, event.data)
+
+    def _node_opened(self, curs: Any, data: dict[str, Any]) -> None:
+        curs.execute(
+            self._q(
+                "INSERT INTO {schema}.tasks (task_id, case_id, node_id, item_id, item_name, department, "
+                "applicant, created_at, due_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                "ON CONFLICT (task_id) DO NOTHING"
+            ),
+            (
+                data["task_id"], data["case_id"], data["node_id"], data["item_id"],
+                data.get("item_name", ""), data["department"], data["applicant"],
+                data.get("opened_at") or data.get("at"), data.get("due_at"),
+            ),
+        )
+
+    def _node_closed(self, curs: Any, data: dict[str, Any]) -> None:
+        curs.execute(self._q("DELETE FROM {schema}.tasks WHERE task_id = %s"), (data["task_id"],))
+
+    def _case_closed(self, curs: Any, data: dict[str, Any]) -> None:
+        curs.execute(self._q("DELETE FROM {schema}.tasks WHERE case_id = %s"), (data["case_id"],))
+
+    def _node_overdue(self, curs: Any, data: dict[str, Any]) -> None:
+        curs.execute(self._q("UPDATE {schema}.tasks SET overdue = true WHERE task_id = %s"), (data["task_id"],))
+
+    def _case_submitted(self, curs: Any, data: dict[str, Any]) -> None:
+        for department in _flow_departments(data):
+            curs.execute(
+                self._q(
+                    "INSERT INTO {schema}.case_departments VALUES (%s, %s, %s) ON CONFLICT DO NOTHING"
+                ),
+                (data["case_id"], department, data["submitted_at"]),
+            )
+        self._cite_files(curs, data)
+
+    def _cite_files(self, curs: Any, data: dict[str, Any]) -> None:
+        for file_id in (data.get("materials") or {}).values():
+            curs.execute(
+                self._q("INSERT INTO {schema}.case_files VALUES (%s, %s) ON CONFLICT DO NOTHING"),
+                (file_id, data["case_id"]),
+            )
+
+    HANDLERS: dict[str, Callable[[TaskInbox, Any, dict[str, Any]], None]] = {
+        "node_opened": _node_opened,
+        "node_decided": _node_closed,
+        "node_cancelled": _node_closed,
+        "node_overdue": _node_overdue,
+        "case_withdrawn": _case_closed,
+        "case_rejected": _case_closed,
+        "case_submitted": _case_submitted,
+        "case_resubmitted": _cite_files,
+    }
+
+    # -- reading -----------------------------------------------------------------------
+
+    def tasks(self, department: str) -> list[dict[str, Any]]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                self._q(
+                    "SELECT task_id, case_id, node_id, item_id, item_name, department, applicant, "
+                    "created_at, due_at, overdue FROM {schema}.tasks WHERE department = %s "
+                    "ORDER BY created_at, task_id"
+                ),
+                (department,),
+            )
+            return [_task(row) for row in curs.fetchall()]
+
+    def case_ids(self, department: str) -> list[str]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                self._q(
+                    "SELECT case_id FROM {schema}.case_departments WHERE department = %s "
+                    "ORDER BY submitted_at DESC"
+                ),
+                (department,),
+            )
+            return [row["case_id"] for row in curs.fetchall()]
+
+    def file_cited_for(self, file_id: str, department: str) -> bool:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                self._q(
+                    "SELECT 1 FROM {schema}.case_files f JOIN {schema}.case_departments d "
+                    "USING (case_id) WHERE f.file_id = %s AND d.department = %s LIMIT 1"
+                ),
+                (file_id, department),
+            )
+            return curs.fetchone() is not None
+
+    def overdue_candidates(self, now: datetime) -> list[tuple[str, str]]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                self._q(
+                    "SELECT case_id, node_id FROM {schema}.tasks "
+                    "WHERE NOT overdue AND due_at < %s ORDER BY due_at LIMIT 500"
+                ),
+                (now,),
+            )
+            return [(row["case_id"], row["node_id"]) for row in curs.fetchall()]
+
+
+def _flow_departments(data: dict[str, Any]) -> Iterable[str]:
+    departments = {data.get("department")}
+    for stage in (data.get("flow") or {}).get("stages", []):
+        departments.update(node["department"] for node in stage.get("nodes", []))
+    return sorted(d for d in departments if d)
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _task(row: dict[str, Any]) -> dict[str, Any]:
+    task = {key: row[key] for key in ("task_id", "case_id", "node_id", "item_id", "item_name",
+                                       "department", "applicant", "overdue")}
+    task["created_at"] = _iso(row["created_at"])
+    task["due_at"] = _iso(row["due_at"])
+    return task

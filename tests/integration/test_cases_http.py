@@ -1,0 +1,147 @@
+"""办件 through the public HTTP API: the seed's renovation story, files, roles and ownership."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.support.gateway import Api, is_problem, start_gateway
+from tests.support.processes import ProcessGroup, eventually
+
+pytestmark = pytest.mark.integration
+
+ITEM = "gongfang-zhuangxiu"
+PARALLEL = ["gzc", "jjc", "xxh", "hq", "bwc", "bmc"]
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n%%EOF\n"
+
+
+@pytest.fixture
+def hall(processes: ProcessGroup) -> Iterator[Api]:
+    """The catalogue, approval and gateway running with the demo data."""
+    processes.start("catalogue").wait_for_queue("rpc-catalogue")
+    processes.start("approval").wait_for_queue("rpc-approval")
+    _, api = start_gateway(processes)
+    # the approval service learns the published demo items from the bus
+    teacher = api.as_user("teacher1")
+    eventually(lambda: _item_known(teacher), timeout=30)
+    yield api
+
+
+def _item_known(teacher: Api) -> bool:
+    reply = teacher.post("/api/v1/cases", json={"item_id": "wangluo-kaitong", "form": {}})
+    return reply.status_code == 201
+
+
+def upload(user: Api, name: str, content: bytes) -> str:
+    reply = user.post("/api/v1/files", files={"file": (name, content)})
+    assert reply.status_code == 201, reply.text
+    return str(reply.json()["file_id"])
+
+
+def stage_nodes(case: dict[str, Any], index: int) -> dict[str, str]:
+    return {node["department"]: node["state"] for node in case["stages"][index]["nodes"]}
+
+
+def decide(approver: Api, case_id: str, decision: str, comment: str = "") -> dict[str, Any]:
+    tasks = approver.get("/api/v1/tasks").json()["tasks"]
+    task = next(t for t in tasks if t["case_id"] == case_id)
+    reply = approver.post(f"/api/v1/tasks/{task['task_id']}/decision",
+                          json={"decision": decision, "comment": comment})
+    assert reply.status_code == 200, reply.text
+    return reply.json()
+
+
+def test_the_seed_story_li_applies_is_returned_once_and_approved(hall: Api) -> None:
+    teacher = hall.as_user("teacher1")
+    approvers = {code: hall.as_user(code) for code in PARALLEL + ["cwc"]}
+    before = upload(teacher, "改造前结构图.png", PNG)
+    # Given 李老师 applies with one structure drawing missing
+    reply = teacher.post("/api/v1/cases", json={
+        "item_id": ITEM, "form": {"房间": "航空楼 301", "内容": "更换地面"},
+        "materials": {"改造前结构图": before},
+    })
+    assert reply.status_code == 201, reply.text
+    case = reply.json()
+    # Then the case is recorded intake_rejected, naming the missing drawing
+    assert case["status"] == "intake_rejected"
+    assert case["missing_materials"] == ["本次结构设计图"]
+    case_id = case["case_id"]
+    # When she resubmits complete
+    design = upload(teacher, "本次结构设计图.pdf", PDF)
+    case = teacher.post(f"/api/v1/cases/{case_id}/resubmit",
+                        json={"materials": {"本次结构设计图": design}}).json()
+    # Then six parallel nodes are pending
+    assert case["status"] == "in_review" and case["round"] == 2
+    assert stage_nodes(case, 0) == {code: "pending" for code in PARALLEL}
+    # When five approve and 保卫处 returns with a comment
+    for code in ["gzc", "jjc", "xxh", "hq", "bmc"]:
+        decide(approvers[code], case_id, "approve")
+    case = decide(approvers["bwc"], case_id, "return", "请补充消防通道示意图")
+    assert case["status"] == "returned"
+    assert any(c["comment"] == "请补充消防通道示意图" for c in case["return_comments"])
+    # And she resubmits
+    case = teacher.post(f"/api/v1/cases/{case_id}/resubmit", json={}).json()
+    # Then all six are pending again
+    assert case["status"] == "in_review" and case["round"] == 3
+    assert stage_nodes(case, 0) == {code: "pending" for code in PARALLEL}
+    # When all six approve, then 财务处
+    for code in PARALLEL:
+        case = decide(approvers[code], case_id, "approve")
+    assert stage_nodes(case, 1) == {"cwc": "pending"}
+    case = decide(approvers["cwc"], case_id, "approve")
+    # Then the case is approved
+    assert case["status"] == "approved"
+    assert teacher.get(f"/api/v1/cases/{case_id}").json()["status"] == "approved"
+    assert approvers["cwc"].get("/api/v1/tasks").json()["tasks"] == [] or all(
+        t["case_id"] != case_id for t in approvers["cwc"].get("/api/v1/tasks").json()["tasks"])
+
+
+def test_roles_and_ownership_of_cases_and_files(hall: Api) -> None:
+    teacher, other = hall.as_user("teacher1"), hall.as_user("teacher2")
+    gzc, jjc = hall.as_user("gzc"), hall.as_user("jjc")
+    drawing = upload(teacher, "改造前结构图.png", PNG)
+    design = upload(teacher, "本次结构设计图.pdf", PDF)
+    case = teacher.post("/api/v1/cases", json={
+        "item_id": ITEM, "form": {"房间": "301"},
+        "materials": {"改造前结构图": drawing, "本次结构设计图": design},
+    }).json()
+    case_id = case["case_id"]
+    # Another applicant sees neither the case nor its files
+    assert is_problem(other.get(f"/api/v1/cases/{case_id}"), 404)
+    assert is_problem(other.get(f"/api/v1/files/{drawing}"), 404)
+    # Staff of a department in the case may open the file; its uploader too
+    assert gzc.get(f"/api/v1/files/{drawing}").content == PNG
+    assert teacher.get(f"/api/v1/files/{design}").content == PDF
+    # An approver of another department deciding a node: 403
+    gzc_task = next(t for t in gzc.get("/api/v1/tasks").json()["tasks"] if t["case_id"] == case_id)
+    assert is_problem(jjc.post(f"/api/v1/tasks/{gzc_task['task_id']}/decision",
+                               json={"decision": "approve"}), 403)
+    # A return without a comment: 422
+    assert is_problem(gzc.post(f"/api/v1/tasks/{gzc_task['task_id']}/decision",
+                               json={"decision": "return"}), 422)
+    # Deciding twice: 409
+    assert gzc.post(f"/api/v1/tasks/{gzc_task['task_id']}/decision",
+                    json={"decision": "approve"}).status_code == 200
+    assert is_problem(gzc.post(f"/api/v1/tasks/{gzc_task['task_id']}/decision",
+                               json={"decision": "approve"}), 409)
+    # An applicant has no inbox
+    assert is_problem(teacher.get("/api/v1/tasks"), 403)
+    # Unknown item: 422
+    assert is_problem(teacher.post("/api/v1/cases", json={"item_id": "no-such-item"}), 422)
+
+
+def test_bad_uploads_are_refused_with_clear_errors(hall: Api) -> None:
+    teacher = hall.as_user("teacher1")
+    # 25 MB is refused as too large
+    assert is_problem(teacher.post("/api/v1/files", files={"file": ("大图.png", PNG + b"\0" * (25 * 1024 * 1024))}), 413)
+    # An HTML page named .png is refused: the content decides
+    assert is_problem(teacher.post("/api/v1/files", files={"file": ("照片.png", b"<html><script>alert(1)</script></html>")}), 415)
+    # A PDF named .png lies about itself
+    assert is_problem(teacher.post("/api/v1/files", files={"file": ("照片.png", PDF)}), 415)
+    # A path in the name is stripped
+    reply = teacher.post("/api/v1/files", files={"file": ("../../etc/申请表.pdf", PDF)})
+    assert reply.status_code == 201 and reply.json()["name"] == "申请表.pdf"
+    # No file field: 400
+    assert is_problem(teacher.post("/api/v1/files", data={"x": "1"}), 400)
