@@ -19,8 +19,11 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import signal
 import statistics
+import subprocess
 import sys
+import uuid
 import tempfile
 import threading
 import time
@@ -31,15 +34,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
 
 import psycopg  # noqa: E402
+from psycopg import sql  # noqa: E402
 from kombu import Connection, Exchange, Producer, Queue  # noqa: E402
 
-from shared.config import DEFAULTS, Settings  # noqa: E402
+from shared.config import DEFAULTS, Database, Settings  # noqa: E402
 from shared.eventstore import application_env, ensure_schema  # noqa: E402
 from shared.relay import events_exchange  # noqa: E402
 from tests.support.backbone_services import (  # noqa: E402
@@ -48,7 +53,6 @@ from tests.support.backbone_services import (  # noqa: E402
     TallyApplication,
 )
 from tests.support.processes import ServiceProcess  # noqa: E402
-from tests.support.servers import Servers, fresh_database, fresh_vhost  # noqa: E402
 
 PING = "tests.support.backbone_services:PingService"
 TALLY = "tests.support.backbone_services:TallyService"
@@ -168,6 +172,13 @@ def queued_messages(amqp_uri: str) -> int:
         return int(messages)
 
 
+def assert_backlog_queued(amqp_uri: str, events: int) -> None:
+    wait_until(lambda: queued_messages(amqp_uri), events)
+    queued = queued_messages(amqp_uri)
+    if queued != events:
+        raise AssertionError(f"the relay queued {queued} messages for {events} events")
+
+
 def relay_position(conn: psycopg.Connection[Any]) -> int:
     if not table_exists(conn, "ping.relay_position"):
         return 0
@@ -266,6 +277,44 @@ def pipeline(
     return Measurement("(e) save → relay → consume, all running", events, ended - started)
 
 
+# -- the throwaway servers -------------------------------------------------------------------
+
+
+@contextmanager
+def throwaway_database(base_url: str) -> Iterator[str]:
+    name = f"onetrip_bench_{uuid.uuid4().hex[:8]}"
+    admin = Database.from_url(base_url).conninfo("postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield urlunsplit(urlsplit(base_url)._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+            conn.execute(drop.format(sql.Identifier(name)))
+
+
+def rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+
+
+@contextmanager
+def throwaway_vhost(base_uri: str) -> Iterator[str]:
+    vhost = f"onetrip-bench-{uuid.uuid4().hex[:8]}"
+    parts = urlsplit(base_uri)
+    rabbitmqctl("add_vhost", vhost)
+    try:
+        rabbitmqctl("set_permissions", "-p", vhost, parts.username or "guest", ".*", ".*", ".*")
+        yield urlunsplit(parts._replace(path="/" + quote(vhost, safe="")))
+    finally:
+        rabbitmqctl("delete_vhost", vhost)
+
+
+def progress(measurement: Measurement) -> Measurement:
+    print(f"  {measurement.name}: {measurement.per_second:,.0f}/s", file=sys.stderr, flush=True)
+    return measurement
+
+
 # -- the run ----------------------------------------------------------------------------------
 
 
@@ -295,33 +344,36 @@ def service_env(database_url: str, amqp_uri: str) -> dict[str, str]:
     return env
 
 
-def run(servers: Servers, events: int) -> tuple[list[Measurement], dict[str, str]]:
+def run(base_database_url: str, base_amqp_uri: str, events: int) -> list[Measurement]:
     with ExitStack() as stack:
-        database_url = stack.enter_context(fresh_database(servers))
-        amqp_uri = stack.enter_context(fresh_vhost(servers))
-        machine = describe_machine(database_url, amqp_uri)
+        database_url = stack.enter_context(throwaway_database(base_database_url))
+        amqp_uri = stack.enter_context(throwaway_vhost(base_amqp_uri))
+        print_machine(describe_machine(database_url, amqp_uri))
         settings = Settings(amqp_uri=amqp_uri, database_url=database_url)
         app = ping_application(settings)
         stack.callback(app.close)
         start = stack.enter_context(service_processes(service_env(database_url, amqp_uri)))
-        results = [raw_inserts(database_url, events, "(a) raw INSERT, one row per commit")]
-        results.append(saves(app, events))
-        declare_tally_queue(amqp_uri)
-        last_id = app.recorder.max_notification_id()
-        results.append(relayed(start(PING), database_url, last_id))
-        wait_until(lambda: queued_messages(amqp_uri), events)
-        queued = queued_messages(amqp_uri)
-        if queued != events:
-            raise AssertionError(f"the relay queued {queued} messages for {events} events")
-        results.append(bare_publishes(amqp_uri, events))
-        results.append(consumed_in_process(app, settings, events))
-        tally = start(TALLY)
-        results.append(consumed(tally, database_url, events))
-        assert_each_tallied_once(database_url, events)
-        results.append(pipeline(app, tally, database_url, events, events // 2))
-        assert_each_tallied_once(database_url, events + events // 2)
-        results.append(raw_inserts(database_url, events, "(a') raw INSERT again, at the end"))
-    return results, machine
+        return measure(app, settings, start, events)
+
+
+def measure(
+    app: PingApplication, settings: Settings, start: Callable[[str], ServiceProcess], events: int
+) -> list[Measurement]:
+    database_url, amqp_uri = settings.database_url, settings.amqp_uri
+    results = [progress(raw_inserts(database_url, events, "(a) raw INSERT, one row per commit"))]
+    results.append(progress(saves(app, events)))
+    declare_tally_queue(amqp_uri)
+    results.append(progress(relayed(start(PING), database_url, app.recorder.max_notification_id())))
+    assert_backlog_queued(amqp_uri, events)
+    results.append(progress(bare_publishes(amqp_uri, events)))
+    results.append(progress(consumed_in_process(app, settings, events)))
+    tally = start(TALLY)
+    results.append(progress(consumed(tally, database_url, events)))
+    assert_each_tallied_once(database_url, events)
+    results.append(progress(pipeline(app, tally, database_url, events, events // 2)))
+    assert_each_tallied_once(database_url, events + events // 2)
+    results.append(progress(raw_inserts(database_url, events, "(a') raw INSERT again, at the end")))
+    return results
 
 
 # -- reporting ------------------------------------------------------------------------------------
@@ -353,9 +405,12 @@ def memory() -> str:
     return "?"
 
 
-def print_report(results: list[Measurement], machine: dict[str, str]) -> None:
+def print_machine(machine: dict[str, str]) -> None:
     for key, value in machine.items():
-        print(f"{key:>14}: {value}")
+        print(f"{key:>14}: {value}", flush=True)
+
+
+def print_report(results: list[Measurement]) -> None:
     # The machine is shared and noisy: (a) is taken first and last, ratios use their mean.
     raw = statistics.mean(r.per_second for r in results if r.name.startswith("(a"))
     print()
@@ -372,12 +427,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=2000, help="events per row (default 2000)")
     args = parser.parse_args()
-    servers = Servers(
+    # Stopped early, it still stops its services and drops its database and vhost.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    results = run(
         os.environ.get("DATABASE_URL") or DEFAULTS["DATABASE_URL"],
         os.environ.get("AMQP_URI") or DEFAULTS["AMQP_URI"],
+        args.events,
     )
-    results, machine = run(servers, args.events)
-    print_report(results, machine)
+    print_report(results)
 
 
 if __name__ == "__main__":
