@@ -1,4 +1,5 @@
 """The gateway's identity application: accounts as event-sourced aggregates."""
+
 from __future__ import annotations
 
 import threading
@@ -74,7 +75,7 @@ class IdentityApplication(OnetripApplication):
         notifications = self.recorder.select_notifications(
             start=self._position,
             limit=DIRECTORY_BATCH,
-            topics=[get_topic(Account.Registered)],
+            topics=[get_topic(Account.Registered)],  # type: ignore[attr-defined]
             inclusive_of_start=False,
         )
         for notification in notifications:
@@ -84,4 +85,3 @@ class IdentityApplication(OnetripApplication):
 
     def _apply(self, registered: Any) -> None:
         self._members[registered.username] = Member(registered.department, tuple(registered.roles))
-

@@ -1,4 +1,5 @@
 """Who is asking, and what they may do: users, roles and the identity-provider seam."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -1,4 +1,5 @@
 """Calling the services behind the gateway: a bounded wait, and 503 when one does not answer."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,5 +1,6 @@
 """The Catalogue section of the contract (服务事项清单): public reads, the editorial lifecycle,
 and the spreadsheet in and out."""
+
 from __future__ import annotations
 
 import base64
@@ -74,78 +75,149 @@ class CatalogueRoutes:
 
     # -- public reads ------------------------------------------------------------
 
-    @api("GET", "/api/v1/items", summary="搜索已发布的服务事项", query=ItemSearch,
-         response=ItemList, public=True, tags=TAGS)
+    @api(
+        "GET",
+        "/api/v1/items",
+        summary="搜索已发布的服务事项",
+        query=ItemSearch,
+        response=ItemList,
+        public=True,
+        tags=TAGS,
+    )
     def search_items(self, request: Request) -> Response:
         self._viewer(request)
         search = parse_query(request, ItemSearch)
-        items = ask(self.catalogue, "search_items", q=search.q.strip() or None,
-                    department=search.department)
+        items = ask(
+            self.catalogue, "search_items", q=search.q.strip() or None, department=search.department
+        )
         return json_response({"items": items})
 
-    @api("GET", "/api/v1/items/<item_id>", summary="服务事项详情(默认为已发布版本)",
-         query=VersionQuery, response=Item, public=True, tags=TAGS)
+    @api(
+        "GET",
+        "/api/v1/items/<item_id>",
+        summary="服务事项详情(默认为已发布版本)",
+        query=VersionQuery,
+        response=Item,
+        public=True,
+        tags=TAGS,
+    )
     def get_item(self, request: Request, item_id: str) -> Response:
         viewer = self._viewer(request)
         version = parse_query(request, VersionQuery).version
-        item = ask(self.catalogue, "get_item", known_item_id(item_id), version=version,
-                   viewer=viewer)
+        item = ask(
+            self.catalogue, "get_item", known_item_id(item_id), version=version, viewer=viewer
+        )
         return json_response(item)
 
-    @api("GET", "/api/v1/items/<item_id>/flowchart.svg", summary="服务事项流程图",
-         query=VersionQuery, public=True, tags=TAGS, content_type=SVG)
+    @api(
+        "GET",
+        "/api/v1/items/<item_id>/flowchart.svg",
+        summary="服务事项流程图",
+        query=VersionQuery,
+        public=True,
+        tags=TAGS,
+        content_type=SVG,
+    )
     def get_flowchart(self, request: Request, item_id: str) -> Response:
         viewer = self._viewer(request)
         version = parse_query(request, VersionQuery).version
-        svg = ask(self.catalogue, "flowchart_svg", known_item_id(item_id), version=version,
-                  viewer=viewer)
+        svg = ask(
+            self.catalogue, "flowchart_svg", known_item_id(item_id), version=version, viewer=viewer
+        )
         return Response(svg, status=200, content_type=f"{SVG}; charset=utf-8")
 
     # -- the editorial lifecycle --------------------------------------------------
 
-    @api("POST", "/api/v1/items", summary="起草服务事项(编辑)", body=ItemDraft,
-         response=ItemCreated, status=201, tags=TAGS)
+    @api(
+        "POST",
+        "/api/v1/items",
+        summary="起草服务事项(编辑)",
+        body=ItemDraft,
+        response=ItemCreated,
+        status=201,
+        tags=TAGS,
+    )
     def create_item(self, request: Request) -> Response:
         editor = self._user(request, EDITOR)
         draft = parse_body(request, ItemDraft)
-        created = ask(self.catalogue, "create_item", editor.as_actor(),
-                      draft.model_dump(mode="json"))
+        created = ask(
+            self.catalogue, "create_item", editor.as_actor(), draft.model_dump(mode="json")
+        )
         return json_response(created, status=201)
 
-    @api("PUT", "/api/v1/items/<item_id>", summary="修改草稿(本部门编辑)", body=ItemDraft,
-         response=Item, tags=TAGS)
+    @api(
+        "PUT",
+        "/api/v1/items/<item_id>",
+        summary="修改草稿(本部门编辑)",
+        body=ItemDraft,
+        response=Item,
+        tags=TAGS,
+    )
     def revise_item(self, request: Request, item_id: str) -> Response:
         editor = self._user(request, EDITOR)
         draft = parse_body(request, ItemDraft)
-        item = ask(self.catalogue, "revise_item", editor.as_actor(), known_item_id(item_id),
-                   draft.model_dump(mode="json"))
+        item = ask(
+            self.catalogue,
+            "revise_item",
+            editor.as_actor(),
+            known_item_id(item_id),
+            draft.model_dump(mode="json"),
+        )
         return json_response(item)
 
-    @api("POST", "/api/v1/items/<item_id>/submit", summary="提交审核(编辑)",
-         response=StatusView, tags=TAGS)
+    @api(
+        "POST",
+        "/api/v1/items/<item_id>/submit",
+        summary="提交审核(编辑)",
+        response=StatusView,
+        tags=TAGS,
+    )
     def submit_item(self, request: Request, item_id: str) -> Response:
         editor = self._user(request, EDITOR)
         result = ask(self.catalogue, "submit_item", editor.as_actor(), known_item_id(item_id))
         return json_response(result)
 
-    @api("POST", "/api/v1/items/<item_id>/review", summary="初审:通过或退回(学校办公室)",
-         body=ReviewRequest, response=StatusView, tags=TAGS)
+    @api(
+        "POST",
+        "/api/v1/items/<item_id>/review",
+        summary="初审:通过或退回(学校办公室)",
+        body=ReviewRequest,
+        response=StatusView,
+        tags=TAGS,
+    )
     def review_item(self, request: Request, item_id: str) -> Response:
         reviewer = self._user(request, REVIEWER)
         review = parse_body(request, ReviewRequest)
-        result = ask(self.catalogue, "review_item", reviewer.as_actor(), known_item_id(item_id),
-                     review.decision, review.comment, lead_department=review.lead_department)
+        result = ask(
+            self.catalogue,
+            "review_item",
+            reviewer.as_actor(),
+            known_item_id(item_id),
+            review.decision,
+            review.comment,
+            lead_department=review.lead_department,
+        )
         return json_response(result)
 
-    @api("POST", "/api/v1/items/<item_id>/publish", summary="发布新版本(机关党委)",
-         response=Published, tags=TAGS)
+    @api(
+        "POST",
+        "/api/v1/items/<item_id>/publish",
+        summary="发布新版本(机关党委)",
+        response=Published,
+        tags=TAGS,
+    )
     def publish_item(self, request: Request, item_id: str) -> Response:
         publisher = self._user(request, PUBLISHER)
         result = ask(self.catalogue, "publish_item", publisher.as_actor(), known_item_id(item_id))
         return json_response(result)
 
-    @api("POST", "/api/v1/items/<item_id>/retire", summary="下线服务事项(机关党委)",
-         response=StatusView, tags=TAGS)
+    @api(
+        "POST",
+        "/api/v1/items/<item_id>/retire",
+        summary="下线服务事项(机关党委)",
+        response=StatusView,
+        tags=TAGS,
+    )
     def retire_item(self, request: Request, item_id: str) -> Response:
         publisher = self._user(request, PUBLISHER)
         result = ask(self.catalogue, "retire_item", publisher.as_actor(), known_item_id(item_id))
@@ -153,24 +225,45 @@ class CatalogueRoutes:
 
     # -- the spreadsheet ------------------------------------------------------------
 
-    @api("GET", "/api/v1/catalogue.xlsx", summary="导出服务事项清单(工作人员)",
-         query=DepartmentQuery, tags=TAGS, content_type=XLSX)
+    @api(
+        "GET",
+        "/api/v1/catalogue.xlsx",
+        summary="导出服务事项清单(工作人员)",
+        query=DepartmentQuery,
+        tags=TAGS,
+        content_type=XLSX,
+    )
     def export_catalogue(self, request: Request) -> Response:
         require_staff(self.identity.user(request.headers.get("Authorization")))
         department = parse_query(request, DepartmentQuery).department
         content = base64.b64decode(ask(self.catalogue, "export_xlsx", department=department))
         filename = f"服务事项清单-{DEPARTMENTS.get(department or '', '全校')}.xlsx"
-        return Response(content, status=200, content_type=XLSX, headers={
-            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}",
-        })
+        return Response(
+            content,
+            status=200,
+            content_type=XLSX,
+            headers={
+                "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}",
+            },
+        )
 
-    @api("POST", "/api/v1/catalogue.xlsx", summary="导入服务事项清单为草稿(编辑)",
-         response=ImportResult, tags=TAGS, upload_field="file")
+    @api(
+        "POST",
+        "/api/v1/catalogue.xlsx",
+        summary="导入服务事项清单为草稿(编辑)",
+        response=ImportResult,
+        tags=TAGS,
+        upload_field="file",
+    )
     def import_catalogue(self, request: Request) -> Response:
         editor = self._user(request, EDITOR)
         content = uploaded_xlsx(request)
-        result = ask(self.catalogue, "import_xlsx", editor.as_actor(),
-                     base64.b64encode(content).decode("ascii"))
+        result = ask(
+            self.catalogue,
+            "import_xlsx",
+            editor.as_actor(),
+            base64.b64encode(content).decode("ascii"),
+        )
         return json_response(result)
 
 
@@ -182,7 +275,7 @@ def uploaded_xlsx(request: Request) -> bytes:
     upload = request.files.get("file")
     if upload is None:
         raise BadRequestError("需要 multipart/form-data 的 file 字段")
-    content = upload.read(limit + 1)
+    content: bytes = upload.read(limit + 1)
     if len(content) > limit:
         raise PayloadTooLargeError(f"文件超过 {limit // (1024 * 1024)} MB")
     if not content.startswith(ZIP_MAGIC):

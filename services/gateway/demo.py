@@ -1,4 +1,5 @@
 """The demo accounts of ../shared/contract/demo-data.md, seeded once however many gateways start."""
+
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,5 @@
 """Accounts of the service hall: who someone is, where they work, what they may do."""
+
 from __future__ import annotations
 
 import uuid

@@ -1,4 +1,5 @@
 """HTTP plumbing of the gateway: JSON bodies, problem+json errors, and the route registry."""
+
 from __future__ import annotations
 
 import json
@@ -87,7 +88,9 @@ REMOTE_ERRORS: dict[str, type[ApiError]] = {
 }
 
 
-def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+def json_response(
+    payload: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
     return Response(
         json.dumps(payload, ensure_ascii=False),
         status=status,
@@ -103,7 +106,12 @@ def problem(
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
     if errors is not None:
         body["errors"] = errors
     return Response(
@@ -116,7 +124,11 @@ def problem(
 
 def validation_errors(exc: ValidationError) -> list[dict[str, Any]]:
     return [
-        {"field": ".".join(str(p) for p in error["loc"]) or "body", "message": error["msg"], "type": error["type"]}
+        {
+            "field": ".".join(str(p) for p in error["loc"]) or "body",
+            "message": error["msg"],
+            "type": error["type"],
+        }
         for error in exc.errors(include_url=False, include_input=False)
     ]
 
@@ -206,7 +218,7 @@ class ProblemWsgiApp(WsgiApp):  # type: ignore[misc]
             return redirect(environ, start_response)
         except HTTPException as exc:
             return routing_problem(exc, request)(environ, start_response)
-        request.path_values = values
+        request.path_values = values  # type: ignore[attr-defined]
         return provider.handle_request(request)(environ, start_response)
 
 
@@ -215,7 +227,7 @@ class ProblemWebServer(WebServer):  # type: ignore[misc]
         return ProblemWsgiApp(self)
 
 
-class ApiRoute(HttpRequestHandler):
+class ApiRoute(HttpRequestHandler):  # type: ignore[misc]
     """nameko's http entrypoint whose failures answer as problem+json, never a stack trace."""
 
     server = ProblemWebServer()

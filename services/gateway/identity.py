@@ -1,4 +1,5 @@
 """The gateway's identity: logging in, knowing who asks, and the directory other services use."""
+
 from __future__ import annotations
 
 import logging
@@ -77,7 +78,7 @@ class Identity:
         return User.of(account)
 
 
-class IdentityStore(DependencyProvider):
+class IdentityStore(DependencyProvider):  # type: ignore[misc]
     """Opens the identity application once per container and seeds the demo accounts."""
 
     def __init__(self) -> None:
@@ -88,7 +89,8 @@ class IdentityStore(DependencyProvider):
         ensure_database(settings.database)
         ensure_schema(settings.database, IdentityApplication.service)
         accounts = IdentityApplication(env=application_env(IdentityApplication.service, settings))
-        throttle = LoginThrottle(accounts.recorder.datastore, IdentityApplication.service)
+        recorder: Any = accounts.recorder
+        throttle = LoginThrottle(recorder.datastore, IdentityApplication.service)
         throttle.create_table()
         if env("ONETRIP_DEMO") == "1":
             seed_demo_accounts(accounts, settings.database.conninfo())

@@ -1,5 +1,6 @@
 """Request and response bodies of the gateway's own endpoints (the catalogue's live in
 ``shared.contracts.catalogue``)."""
+
 from __future__ import annotations
 
 from typing import Annotated, Literal
@@ -40,7 +41,9 @@ class AccountDraft(BaseModel):
     department: str
     roles: list[Literal[ROLES]]  # type: ignore[valid-type]
     phone: Annotated[str, Field(pattern=r"^[0-9+\- ]{3,20}$")]
-    email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=200)] | None = None
+    email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=200)] | None = (
+        None
+    )
 
     @field_validator("department")
     @classmethod

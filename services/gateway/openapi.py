@@ -1,4 +1,5 @@
 """The OpenAPI document, generated from the same pydantic models that validate requests."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """Password hashes (argon2id): only the hash is ever stored."""
+
 from __future__ import annotations
 
 from functools import lru_cache

@@ -4,6 +4,7 @@ An attempt is counted *before* the password is checked, atomically in PostgreSQL
 parallel guesses through several gateway instances cannot slip past the limit. A
 successful login clears the count.
 """
+
 from __future__ import annotations
 
 import math
@@ -60,8 +61,9 @@ class LoginThrottle:
                 ).format(self.table)
             )
             cursor.execute(
-                sql.SQL("CREATE INDEX IF NOT EXISTS login_attempts_started ON {} "
-                        "(window_started_at)").format(self.table)
+                sql.SQL(
+                    "CREATE INDEX IF NOT EXISTS login_attempts_started ON {} (window_started_at)"
+                ).format(self.table)
             )
 
     def attempt(self, username: str, now: datetime | None = None) -> Window:
@@ -83,9 +85,9 @@ class LoginThrottle:
         expired_before = (now or datetime.now(UTC)) - self.policy.period
         with self.datastore.transaction(commit=True) as cursor:
             cursor.execute(
-                sql.SQL(
-                    "DELETE FROM {} WHERE username = %s OR window_started_at < %s"
-                ).format(self.table),
+                sql.SQL("DELETE FROM {} WHERE username = %s OR window_started_at < %s").format(
+                    self.table
+                ),
                 (username, expired_before),
             )
 

@@ -1,4 +1,5 @@
 """Signed, expiring bearer tokens (JWT, HS256)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,5 +1,6 @@
 """The catalogue through the public HTTP API: 公房装修改造申请 from draft to version 2,
 who may do what, and bad input refused before anything is written."""
+
 from __future__ import annotations
 
 import copy
@@ -87,7 +88,9 @@ def test_gongfang_zhuangxiu_is_drafted_returned_fixed_published_found_and_versio
     assert editor.post(f"{item}/submit").json() == {"status": "submitted"}
 
     # When the school office returns it with a comment
-    returned = office.post(f"{item}/review", json={"decision": "return", "comment": "承诺时限请压缩到10个工作日"})
+    returned = office.post(
+        f"{item}/review", json={"decision": "return", "comment": "承诺时限请压缩到10个工作日"}
+    )
     # Then the editor sees the comment on the returned draft
     assert returned.json() == {"status": "returned"}
     seen = editor.get(item).json()
@@ -109,13 +112,22 @@ def test_gongfang_zhuangxiu_is_drafted_returned_fixed_published_found_and_versio
     # Then the public finds it with 装修 and reads its materials and flow
     found = public.get("/api/v1/items", params={"q": "装修"}).json()["items"]
     assert found == [
-        {"item_id": "gongfang-zhuangxiu", "name": "公房装修改造申请", "department": "gzc",
-         "trips": 0, "mode": "online", "version": 1}
+        {
+            "item_id": "gongfang-zhuangxiu",
+            "name": "公房装修改造申请",
+            "department": "gzc",
+            "trips": 0,
+            "mode": "online",
+            "version": 1,
+        }
     ]
     page = public.get(item).json()
     assert page["status"] == "published" and page["version"] == 1
     assert [m["name"] for m in page["materials"]] == ["审批表", "改造前结构图", "本次结构设计图"]
-    assert [[n["department"] for n in s["nodes"]] for s in page["flow"]["stages"]] == [PARALLEL, ["cwc"]]
+    assert [[n["department"] for n in s["nodes"]] for s in page["flow"]["stages"]] == [
+        PARALLEL,
+        ["cwc"],
+    ]
     # And the flow chart names all six departments of the parallel stage
     chart = public.get(f"{item}/flowchart.svg")
     assert chart.status_code == 200
@@ -174,7 +186,10 @@ BAD_DRAFTS: dict[str, tuple[Any, str]] = {
         gongfang(flow={"stages": [{"name": "审批", "nodes": [{"department": "xyz"}]}]}),
         "flow.stages.0.nodes.0.department",
     ),
-    "empty stage": (gongfang(flow={"stages": [{"name": "审批", "nodes": []}]}), "flow.stages.0.nodes"),
+    "empty stage": (
+        gongfang(flow={"stages": [{"name": "审批", "nodes": []}]}),
+        "flow.stages.0.nodes",
+    ),
     "name of 10,000 characters": (gongfang(name="装" * 10_000), "name"),
     "trips as text": (gongfang(trips="one"), "trips"),
     "materials not a list": (gongfang(materials="审批表"), "materials"),
@@ -193,7 +208,10 @@ def test_bad_input_is_a_4xx_problem_naming_the_field_and_nothing_is_written(
         response = editor.post("/api/v1/items", json=draft)
         # Then each is a 422 problem naming the field
         assert is_problem(response, 422), (case, response.text)
-        assert field in [error["field"] for error in response.json()["errors"]], (case, response.text)
+        assert field in [error["field"] for error in response.json()["errors"]], (
+            case,
+            response.text,
+        )
     # And malformed JSON, a JSON array and an empty body are 400 problems
     for body in ('{"name": "公房装修'.encode(), b"[1, 2]", b"", b"\xff\xfe"):
         sent = editor.post("/api/v1/items", data=body, headers={"Content-Type": "application/json"})
@@ -227,8 +245,11 @@ def test_staff_export_the_catalogue_and_an_editor_imports_it_back_as_drafts(
     assert exported.status_code == 200, exported.text
     assert exported.headers["Content-Type"].startswith("application/vnd.openxmlformats")
     sheet_text = [
-        str(cell) for ws in openpyxl.load_workbook(io.BytesIO(exported.content)).worksheets
-        for row in ws.iter_rows(values_only=True) for cell in row if cell is not None
+        str(cell)
+        for ws in openpyxl.load_workbook(io.BytesIO(exported.content)).worksheets
+        for row in ws.iter_rows(values_only=True)
+        for cell in row
+        if cell is not None
     ]
     assert "公房装修改造申请" in sheet_text
     # When 国资处's editor imports it back
@@ -237,7 +258,9 @@ def test_staff_export_the_catalogue_and_an_editor_imports_it_back_as_drafts(
     assert imported.status_code == 200, imported.text
     result = imported.json()
     assert (result["created"], result["revised"], result["errors"]) == (
-        ["gongfang-zhuangxiu"], ["gongfang-zhuangxiu"], []
+        ["gongfang-zhuangxiu"],
+        ["gongfang-zhuangxiu"],
+        [],
     )
     draft = gzc.get("/api/v1/items/gongfang-zhuangxiu").json()
     assert draft["status"] == "draft"

@@ -1,4 +1,5 @@
 """Identity in the gateway: demo accounts, tokens, throttled logins, and the directory over RPC."""
+
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
@@ -53,8 +54,12 @@ def test_no_token_a_forged_token_and_an_expired_token_are_each_401(processes: Pr
     # Given a running gateway and tokens that are not what it signed
     _, api = start_gateway(processes)
     forged = jwt.encode(
-        {"sub": "admin", "iss": "onetrip", "iat": datetime.now(UTC),
-         "exp": datetime.now(UTC) + timedelta(hours=1)},
+        {
+            "sub": "admin",
+            "iss": "onetrip",
+            "iat": datetime.now(UTC),
+            "exp": datetime.now(UTC) + timedelta(hours=1),
+        },
         "a-key-the-gateway-does-not-have-at-all",
         algorithm="HS256",
     )

@@ -1,4 +1,5 @@
 """Talking to a gateway process over HTTP in integration tests."""
+
 from __future__ import annotations
 
 import socket

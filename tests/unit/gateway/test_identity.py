@@ -87,8 +87,14 @@ def test_the_directory_lists_department_members_by_role(accounts: IdentityApplic
     # Given 国资处's approver and then a new applicant of 国资处 registered
     assert accounts.department_members("gzc", role="approver") == ["gzc"]
     accounts.register(
-        AccountDraft(username="gzc-teacher", name="赵老师", department="gzc",
-                     roles=["applicant"], phone="13800000099", email="zhao@example.edu.cn"),
+        AccountDraft(
+            username="gzc-teacher",
+            name="赵老师",
+            department="gzc",
+            roles=["applicant"],
+            phone="13800000099",
+            email="zhao@example.edu.cn",
+        ),
         None,
         actor="admin",
     )
@@ -97,8 +103,11 @@ def test_the_directory_lists_department_members_by_role(accounts: IdentityApplic
     assert accounts.department_members("gzc", role="editor") == ["gzc"]
     assert accounts.department_members("jjc") == []
     assert accounts.contact("gzc-teacher") == {
-        "username": "gzc-teacher", "name": "赵老师", "department": "gzc",
-        "phone": "13800000099", "email": "zhao@example.edu.cn",
+        "username": "gzc-teacher",
+        "name": "赵老师",
+        "department": "gzc",
+        "phone": "13800000099",
+        "email": "zhao@example.edu.cn",
     }
     assert accounts.contact("nobody") is None
 
@@ -106,8 +115,13 @@ def test_the_directory_lists_department_members_by_role(accounts: IdentityApplic
 def test_an_account_registered_without_a_password_cannot_log_in(identity: Identity) -> None:
     # Given an account whose identity comes from single sign-on only
     identity.accounts.register(
-        AccountDraft(username="sso-only", name="钱老师", department="hkxy",
-                     roles=["applicant"], phone="13800000098"),
+        AccountDraft(
+            username="sso-only",
+            name="钱老师",
+            department="hkxy",
+            roles=["applicant"],
+            phone="13800000098",
+        ),
         None,
         actor="admin",
     )

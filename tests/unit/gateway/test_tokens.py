@@ -37,14 +37,22 @@ def test_a_token_still_valid_seven_hours_after_issue() -> None:
         TokenIssuer("another-secret-of-sufficient-length!!", timedelta(hours=8)).issue("admin"),
         jwt.encode({"sub": "admin", "iss": "onetrip"}, SECRET, algorithm="HS256"),  # no expiry
         jwt.encode(
-            {"sub": "admin", "iss": "elsewhere", "iat": datetime.now(UTC),
-             "exp": datetime.now(UTC) + timedelta(hours=1)},
+            {
+                "sub": "admin",
+                "iss": "elsewhere",
+                "iat": datetime.now(UTC),
+                "exp": datetime.now(UTC) + timedelta(hours=1),
+            },
             SECRET,
             algorithm="HS256",
         ),
         jwt.encode(
-            {"sub": "admin", "iss": "onetrip", "iat": datetime.now(UTC),
-             "exp": datetime.now(UTC) + timedelta(hours=1)},
+            {
+                "sub": "admin",
+                "iss": "onetrip",
+                "iat": datetime.now(UTC),
+                "exp": datetime.now(UTC) + timedelta(hours=1),
+            },
             None,
             algorithm="none",
         ),
