@@ -1,8 +1,394 @@
+"""The audit application: the ledger, verify, replay, supervision, 好差评 and experience checks."""
 from __future__ import annotations
 
-from shared.eventstore import OnetripApplication
+import json
+import os
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Any
+
+from eventsourcing.application import ProcessingEvent
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.application import AggregateNotFoundError
+from psycopg import Connection, Cursor, sql
+
+from services.audit import ledger, supervision
+from services.audit.checkpoint import CheckpointFile, CheckpointForgedError
+from services.audit.domain import (
+    BAD_REVIEW_MAX_SCORE,
+    OPEN_RECTIFICATION,
+    SHANGHAI,
+    ItemChecks,
+    Rectification,
+    item_checks_id,
+    rectification_id,
+    working_deadline,
+)
+from services.audit.report import report_workbook
+from shared.casefold import fold, is_case_event
+from shared.contracts import IntegrationEvent
+from shared.contracts.approval import Case
+from shared.errors import InvalidError, NotFoundError
+from shared.eventstore import ConsumingApplication, Publication, retry_on_conflict
+
+RECTIFICATION_DAYS_VARIABLE = "ONETRIP_RECTIFICATION_DAYS"
+RECTIFY_ACTIONS = ("start", "complete", "request_invalid", "rule_invalid", "rule_valid")
 
 
-class AuditApplication(OnetripApplication):
+class AuditApplication(ConsumingApplication):
     name = "audit"
     service = "audit"
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        topic = "services.audit.ledger:LedgerRecorder"
+        super().__init__({**(env or {}), "PROCESS_RECORDER_TOPIC": topic})
+        self.schema: str = self.recorder.datastore.schema  # type: ignore[attr-defined]
+        self.ledger_name = f"{self.env.get('POSTGRES_DBNAME', 'onetrip')}/{self.schema}"
+        self._create_read_models()
+
+    # -- the ledger ----------------------------------------------------------------------
+
+    def policy(self, domain_event: Any, processing_event: ProcessingEvent[Any]) -> None:
+        event: IntegrationEvent = domain_event
+        reactions = self._reactions(event)
+        canonical = ledger.canonical_json(event.to_wire())
+        processing_event.collect_events(*reactions, ledger_entry=canonical)
+
+    def _reactions(self, event: IntegrationEvent) -> list[Rectification]:
+        if event.type != "case_rated" or event.data.get("score", 5) > BAD_REVIEW_MAX_SCORE:
+            return []
+        if self._get_or_none(rectification_id(event.data["case_id"])) is not None:
+            return []
+        return [self._open_rectification(event)]
+
+    def _open_rectification(self, event: IntegrationEvent) -> Rectification:
+        data = event.data
+        rated_at = datetime.fromisoformat(str(data.get("at") or event.occurred_at.isoformat()))
+        days = int(os.environ.get(RECTIFICATION_DAYS_VARIABLE) or 5)
+        return Rectification(
+            case_id=data["case_id"],
+            item_id=data.get("item_id", ""),
+            item_name=data.get("item_name", ""),
+            department=data.get("lead_department") or data.get("department", ""),
+            applicant=data.get("applicant") or event.actor or "",
+            score=int(data["score"]),
+            comment=data.get("comment", ""),
+            rated_at=rated_at.isoformat(),
+            deadline=working_deadline(rated_at, days).isoformat(),
+        )
+
+    def verify(self) -> dict[str, Any]:
+        with self._connection() as conn:
+            result = ledger.verify_rows(ledger.stream_rows(conn, self.schema))
+            checkpoint_file = CheckpointFile(self.ledger_name)
+            try:
+                checkpoint = checkpoint_file.read()
+            except CheckpointForgedError as exc:
+                return {**result.as_dict(), "ok": False, "reason": str(exc), "checkpoint": None}
+            result = self._against_checkpoint(conn, result, checkpoint)
+        if result.ok and result.entries:
+            checkpoint_file.advance(result.entries, result.head)
+        seen = None if checkpoint is None else {"seq": checkpoint.seq, "hash": checkpoint.hash}
+        return {**result.as_dict(), "checkpoint": seen}
+
+    def _against_checkpoint(
+        self, conn: Connection[Any], result: ledger.Verification, checkpoint: Any
+    ) -> ledger.Verification:
+        if not result.ok or checkpoint is None:
+            return result
+        if result.entries < checkpoint.seq:
+            reason = f"账本末尾的记录被删除：检查点记录了 {checkpoint.seq} 条，现只有 {result.entries} 条"
+            return ledger.Verification(False, result.entries, result.head, result.entries + 1, reason)
+        stored = ledger.entry_at(conn, self.schema, checkpoint.seq)
+        if stored is None or stored[1] != checkpoint.hash:
+            reason = f"第 {checkpoint.seq} 条记录的哈希与已签名的检查点不符，此前的记录被重写"
+            return ledger.Verification(False, result.entries, result.head, checkpoint.seq, reason)
+        return result
+
+    def advance_checkpoint(self) -> dict[str, Any]:
+        """Verify only what was appended since the signed head, then sign the new head."""
+        checkpoint_file = CheckpointFile(self.ledger_name)
+        checkpoint = checkpoint_file.read()
+        start_seq, start_hash = (checkpoint.seq, checkpoint.hash) if checkpoint else (0, ledger.GENESIS)
+        with self._connection() as conn:
+            if checkpoint is not None:
+                stored = ledger.entry_at(conn, self.schema, checkpoint.seq)
+                if stored is None or stored[1] != checkpoint.hash:
+                    return {"ok": False, "first_bad_seq": checkpoint.seq}
+            rows = ledger.stream_rows(conn, self.schema, after_seq=start_seq)
+            result = ledger.verify_rows(rows, start_seq, start_hash)
+        if result.ok and result.entries:
+            checkpoint_file.advance(start_seq + result.entries, result.head)
+        return {"ok": result.ok, "first_bad_seq": result.first_bad_seq, "seq": start_seq + result.entries}
+
+    def entries(self) -> int:
+        with self._connection() as conn:
+            return ledger.count_entries(conn, self.schema)
+
+    # -- replay --------------------------------------------------------------------------
+
+    def case_history(self, case_id: str, as_of: str | None = None) -> dict[str, Any]:
+        cutoff = parse_moment(as_of) if as_of else datetime.now(timezone.utc)
+        with self._connection() as conn:
+            rows = ledger.case_entries(conn, self.schema, case_id)
+        if not rows:
+            raise NotFoundError(f"账本中没有办件 {case_id} 的记录")
+        entries = [_timeline_entry(*row) for row in rows]
+        shown = sorted(
+            (entry for entry in entries if parse_moment(entry["at"]) <= cutoff), key=_timeline_order
+        )
+        intact = all([entry.pop("_intact") for entry in shown])
+        return {
+            "case_id": case_id,
+            "as_of": cutoff.isoformat(),
+            "events": shown,
+            "state": rebuild_case(shown),
+            "intact": intact,
+        }
+
+    # -- supervision ---------------------------------------------------------------------
+
+    def catch_up(self, rebuild: bool = False) -> int:
+        with self._transaction() as curs:
+            return supervision.catch_up(curs, self.schema, rebuild=rebuild)
+
+    def departments(self, from_: str | None, to: str | None) -> dict[str, Any]:
+        cases = self._cases(from_, to)
+        open_counts = self._open_rectifications(cases)
+        return {"departments": supervision.department_figures(cases, open_counts)}
+
+    def measures(self, from_: str | None, to: str | None) -> dict[str, Any]:
+        cases = self._cases(from_, to)
+        with self._transaction() as curs:
+            items = supervision.all_items(curs, self.schema)
+        open_total = sum(self._open_rectifications(cases).values())
+        return supervision.school_measures(cases, items, open_total)
+
+    def report(self, from_: str | None, to: str | None) -> bytes:
+        cases = self._cases(from_, to)
+        departments = supervision.department_figures(cases, self._open_rectifications(cases))
+        measures = self.measures(from_, to)
+        exceptions = [facts for facts in cases if facts["trips"] > 1]
+        return report_workbook(from_, to, departments, measures, exceptions)
+
+    def _cases(self, from_: str | None, to: str | None) -> list[dict[str, Any]]:
+        start, end = (parse_moment(from_) if from_ else None), (parse_moment(to) if to else None)
+        if start and end and end <= start:
+            raise InvalidError("统计区间的结束时间必须晚于开始时间")
+        self.catch_up()
+        with self._transaction() as curs:
+            return supervision.cases_submitted(curs, self.schema, start, end)
+
+    def _open_rectifications(self, cases: list[dict[str, Any]]) -> Counter[str]:
+        counts: Counter[str] = Counter()
+        for facts in cases:
+            if facts["score"] is not None and facts["score"] <= BAD_REVIEW_MAX_SCORE:
+                rectification = self._get_or_none(rectification_id(facts["case_id"]))
+                if rectification is not None and rectification.status in OPEN_RECTIFICATION:
+                    counts[rectification.department] += 1
+        return counts
+
+    # -- 好差评 ---------------------------------------------------------------------------
+
+    def ratings(self, department: str | None = None, now: datetime | None = None) -> dict[str, Any]:
+        moment = now or datetime.now(timezone.utc)
+        views = [r.view(moment) for r in self._rectifications() if not department or r.department == department]
+        return {"ratings": sorted(views, key=lambda view: view["rated_at"], reverse=True)}
+
+    def rectify(
+        self,
+        rating_id: str,
+        action: str,
+        actor: str,
+        actor_department: str,
+        text: str = "",
+        now: datetime | None = None,
+    ) -> dict[str, Any]:
+        if action not in RECTIFY_ACTIONS:
+            raise InvalidError(f"未知的整改操作：{action}")
+        if action in ("complete", "request_invalid") and not text.strip():
+            raise InvalidError("请填写整改答复或申请理由")
+        at = (now or datetime.now(timezone.utc)).isoformat()
+
+        def command() -> dict[str, Any]:
+            rectification = self._rectification(rating_id)
+            _act(rectification, action, actor, actor_department, text.strip(), at)
+            self.save(rectification)
+            return rectification.view(parse_moment(at))
+
+        return retry_on_conflict(command)
+
+    def flag_overdue_rectifications(self, now: datetime | None = None) -> int:
+        moment = now or datetime.now(timezone.utc)
+        flagged = [r for r in self._rectifications() if r.flag_overdue(moment)]
+        if flagged:
+            self.save(*flagged)
+        return len(flagged)
+
+    def _rectification(self, rating_id: str) -> Rectification:
+        rectification = self._get_or_none(rectification_id(rating_id))
+        if rectification is None:
+            raise NotFoundError(f"没有该差评：{rating_id}")
+        return rectification  # type: ignore[no-any-return]
+
+    def _rectifications(self) -> list[Rectification]:
+        self.catch_up()
+        with self._transaction() as curs:
+            cases = supervision.cases_submitted(curs, self.schema, None, None)
+        found = (self._get_or_none(rectification_id(facts["case_id"])) for facts in cases if facts["score"] is not None)
+        return [rectification for rectification in found if rectification is not None]
+
+    # -- experience checks -----------------------------------------------------------------
+
+    def record_check(
+        self,
+        actor: str,
+        item_id: str,
+        checker: str,
+        trips: int,
+        minutes: int,
+        findings: str,
+        now: datetime | None = None,
+    ) -> dict[str, Any]:
+        item = self._item(item_id)
+        at = (now or datetime.now(timezone.utc)).isoformat()
+        check_id = str(uuid.uuid4())
+
+        def command() -> dict[str, Any]:
+            checks = self._get_or_none(item_checks_id(item_id)) or ItemChecks(item_id)
+            checks.record(check_id, checker, trips, minutes, findings, actor, at)
+            self.save(checks)
+            return {**checks.checks[-1], "trips_promised": item.get("trips"), "item_name": item.get("name")}
+
+        return retry_on_conflict(command)
+
+    def checks(self, item_id: str | None = None) -> dict[str, Any]:
+        self.catch_up()
+        with self._transaction() as curs:
+            items = supervision.all_items(curs, self.schema)
+        return {
+            "items": [
+                _item_checks(item, self._get_or_none(item_checks_id(item["item_id"])))
+                for item in items
+                if item.get("item_id") and (item_id is None or item["item_id"] == item_id)
+            ]
+        }
+
+    def _item(self, item_id: str) -> dict[str, Any]:
+        self.catch_up()
+        with self._transaction() as curs:
+            items = {item.get("item_id"): item for item in supervision.all_items(curs, self.schema)}
+        if item_id not in items:
+            raise NotFoundError(f"事项不存在：{item_id}")
+        return items[item_id]
+
+    # -- publication and plumbing ------------------------------------------------------------
+
+    def publication(self, domain_event: DomainEventProtocol[Any]) -> Publication | None:
+        describe = PUBLICATIONS.get(type(domain_event).__qualname__)
+        if describe is None:
+            return None
+        wire_type, actor_field = describe
+        data = {key: value for key, value in domain_event.__dict__.items() if not key.startswith("originator")}
+        data.pop("timestamp", None)
+        data["aggregate"] = str(domain_event.originator_id)
+        return Publication(wire_type, json.loads(json.dumps(data, default=str)), data.get(actor_field))
+
+    def _get_or_none(self, aggregate_id: uuid.UUID) -> Any:
+        try:
+            return self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+
+    @contextmanager
+    def _connection(self) -> Iterator[Connection[Any]]:
+        with self.recorder.datastore.get_connection() as conn:  # type: ignore[attr-defined]
+            yield conn
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Cursor[Any]]:
+        with self.recorder.datastore.transaction(commit=True) as curs:  # type: ignore[attr-defined]
+            yield curs
+
+    def _create_read_models(self) -> None:
+        with self._transaction() as curs:
+            curs.execute("SELECT pg_advisory_xact_lock(%s)", (supervision.PROJECTION_LOCK,))
+            for statement in supervision.create_statements(self.schema):
+                curs.execute(statement)
+
+
+PUBLICATIONS: dict[str, tuple[str, str]] = {
+    "Rectification.Opened": ("rectification_opened", "applicant"),
+    "Rectification.Started": ("rectification_started", "actor"),
+    "Rectification.Completed": ("rectification_completed", "actor"),
+    "Rectification.InvalidRequested": ("rectification_invalid_requested", "actor"),
+    "Rectification.Ruled": ("rectification_ruled", "actor"),
+    "Rectification.FlaggedOverdue": ("rectification_overdue", "actor"),
+    "ItemChecks.CheckRecorded": ("experience_check_recorded", "actor"),
+}
+
+
+def _act(rectification: Rectification, action: str, actor: str, department: str, text: str, at: str) -> None:
+    if action == "start":
+        rectification.start(actor, department, at)
+    elif action == "complete":
+        rectification.complete(text, actor, department, at)
+    elif action == "request_invalid":
+        rectification.request_invalid(text, actor, department, at)
+    else:
+        rectification.rule(action == "rule_invalid", text, actor, at)
+
+
+def _item_checks(item: dict[str, Any], checks: ItemChecks | None) -> dict[str, Any]:
+    return {
+        "item_id": item["item_id"],
+        "name": item.get("name"),
+        "department": item.get("department"),
+        "trips_promised": item.get("trips"),
+        "checks": list(checks.checks) if checks is not None else [],
+    }
+
+
+def parse_moment(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidError(f"不是有效的时间：{value}（请用 ISO 8601，如 2026-11-27T10:00:00+08:00）") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=SHANGHAI)
+
+
+def _timeline_entry(seq: int, prev_hash: str, stored_hash: str, text: str) -> dict[str, Any]:
+    event = json.loads(text)
+    return {
+        "seq": seq,
+        "type": event["type"],
+        "at": event["occurred_at"],
+        "actor": event.get("actor"),
+        "data": event["data"],
+        "hash": stored_hash,
+        "prev_hash": prev_hash,
+        "service": event["service"],
+        "event_id": event["event_id"],
+        "aggregate_id": event["aggregate_id"],
+        "aggregate_version": event["aggregate_version"],
+        "_intact": ledger.chain_hash(prev_hash, text) == stored_hash,
+    }
+
+
+def _timeline_order(entry: dict[str, Any]) -> tuple[datetime, int, int]:
+    return parse_moment(entry["at"]), entry["aggregate_version"], entry["seq"]
+
+
+def rebuild_case(entries: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The case from exactly these events, by the one fold in ``shared.casefold``."""
+    case_events = sorted(
+        (e for e in entries if e["service"] == "approval" and is_case_event(e["type"])),
+        key=lambda e: e["aggregate_version"],
+    )
+    if not case_events or case_events[0]["type"] != "case_submitted":
+        return None
+    state = fold({"type": e["type"], "data": e["data"], "occurred_at": e["at"], "actor": e["actor"]} for e in case_events)
+    return Case.model_validate(state).model_dump(mode="json") if state is not None else None

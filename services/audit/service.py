@@ -1,11 +1,138 @@
 from __future__ import annotations
 
+import base64
+import logging
+import os
+from typing import Annotated, Any, Literal
+
+from nameko.rpc import rpc
+from nameko.timer import timer
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
 from services.audit.application import AuditApplication
+from shared.contracts import IntegrationEvent
 from shared.dependencies import EventStore
+from shared.errors import InvalidError
+from shared.messaging import integration_event_handler
 from shared.service import HealthCheckMixin
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_SECONDS = float(os.environ.get("ONETRIP_AUDIT_CHECKPOINT_SECONDS") or 60)
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class CheckRequest(Request):
+    actor: Annotated[str, Field(min_length=1, max_length=100)]
+    item_id: Annotated[str, Field(min_length=1, max_length=100)]
+    checker: Annotated[str, Field(min_length=1, max_length=100, description="体验人（教职工或学生）")]
+    trips: Annotated[int, Field(ge=0, le=50, description="实际跑动次数")]
+    minutes: Annotated[int, Field(ge=0, le=100_000, description="实际耗时（分钟）")]
+    findings: Annotated[str, Field(max_length=5_000)] = ""
+
+
+class RectifyRequest(Request):
+    rating_id: Annotated[str, Field(min_length=1, max_length=200)]
+    action: Literal["start", "complete", "request_invalid", "rule_invalid", "rule_valid"]
+    actor: Annotated[str, Field(min_length=1, max_length=100)]
+    actor_department: Annotated[str, Field(max_length=100)] = ""
+    text: Annotated[str, Field(max_length=5_000)] = ""
+
+
+def validated(model: type[Request], **arguments: Any) -> Any:
+    try:
+        return model.model_validate(arguments)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise InvalidError(problems) from None
 
 
 class AuditService(HealthCheckMixin):
     name = "audit"
 
     store: AuditApplication = EventStore(AuditApplication)  # type: ignore[assignment]
+
+    # One queue per publishing service (shared.topology): evt-<source>-all--audit.on_event.
+    @integration_event_handler("catalogue", "*")
+    @integration_event_handler("approval", "*")
+    @integration_event_handler("notify", "*")
+    @integration_event_handler("gateway", "*")
+    def on_event(self, event: IntegrationEvent) -> None:
+        self.store.consume(event)
+
+    @timer(interval=CHECKPOINT_SECONDS)
+    def keep_watch(self) -> None:
+        result = self.store.advance_checkpoint()
+        if not result["ok"]:
+            log.error("audit ledger fails verification at seq %s", result["first_bad_seq"])
+        self.store.flag_overdue_rectifications()
+
+    @rpc
+    def verify(self) -> dict[str, Any]:
+        return self.store.verify()
+
+    @rpc
+    def case_history(self, case_id: str, as_of: str | None = None) -> dict[str, Any]:
+        return self.store.case_history(case_id, as_of)
+
+    @rpc
+    def departments(self, from_: str | None = None, to: str | None = None) -> dict[str, Any]:
+        return self.store.departments(from_, to)
+
+    @rpc
+    def measures(self, from_: str | None = None, to: str | None = None) -> dict[str, Any]:
+        return self.store.measures(from_, to)
+
+    @rpc
+    def report(self, from_: str | None = None, to: str | None = None) -> dict[str, Any]:
+        content = self.store.report(from_, to)
+        return {
+            "filename": "report.xlsx",
+            "content_type": XLSX,
+            "content_base64": base64.b64encode(content).decode("ascii"),
+        }
+
+    @rpc
+    def ratings(self, department: str | None = None) -> dict[str, Any]:
+        return self.store.ratings(department)
+
+    @rpc
+    def rectify(
+        self, rating_id: str, action: str, actor: str, actor_department: str = "", text: str = ""
+    ) -> dict[str, Any]:
+        request = validated(
+            RectifyRequest,
+            rating_id=rating_id,
+            action=action,
+            actor=actor,
+            actor_department=actor_department,
+            text=text,
+        )
+        return self.store.rectify(**request.model_dump())
+
+    @rpc
+    def record_check(
+        self, actor: str, item_id: str, checker: str, trips: int, minutes: int, findings: str = ""
+    ) -> dict[str, Any]:
+        request = validated(
+            CheckRequest,
+            actor=actor,
+            item_id=item_id,
+            checker=checker,
+            trips=trips,
+            minutes=minutes,
+            findings=findings,
+        )
+        return self.store.record_check(**request.model_dump())
+
+    @rpc
+    def checks(self, item_id: str | None = None) -> dict[str, Any]:
+        return self.store.checks(item_id)
+
+    @rpc
+    def rebuild(self) -> dict[str, Any]:
+        return {"folded": self.store.catch_up(rebuild=True)}

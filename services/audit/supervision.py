@@ -1,0 +1,342 @@
+"""Supervision read models: per-case and per-item facts folded from the ledger, and the figures.
+
+Facts are folded in ledger order but every fold step commutes or is versioned (the
+status and the due time follow the case's aggregate version), so a redelivered or
+late event lands where it belongs. A period selects the cases *submitted* in it; a
+department is held to account for the cases it leads (cases, closed, approved,
+median_hours, trips_per_case, one_trip_rate, ratings, rectifications) and for its own
+approval nodes (returns it made, its overdue nodes). "closed" means 办结: approved or
+rejected; a withdrawn case is not the hall's result. All rates are 0..1.
+"""
+from __future__ import annotations
+
+import json
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from psycopg import Cursor, sql
+from psycopg.rows import tuple_row
+from psycopg.types.json import Jsonb
+
+from services.audit.ledger import ledger_table
+
+Facts = dict[str, Any]
+PROJECTION = "supervision"
+PROJECTION_LOCK = 0x7375706572  # "super"
+CATCH_UP_BATCH = 5_000
+CLOSED = frozenset({"approved", "rejected"})
+STATUS_BY_TYPE = {
+    "case_submitted": "in_review",
+    "case_intake_rejected": "intake_rejected",
+    "case_returned": "returned",
+    "case_resubmitted": "in_review",
+    "case_approved": "approved",
+    "case_rejected": "rejected",
+    "case_withdrawn": "withdrawn",
+}
+BAD_REVIEW_MAX_SCORE = 2
+GOOD_RATING_MIN_SCORE = 4
+
+
+# -- folding facts -----------------------------------------------------------------------
+
+
+def new_case_facts(case_id: str) -> Facts:
+    return {
+        "case_id": case_id,
+        "item_id": None,
+        "department": None,
+        "submitted_at": None,
+        "due_at": None,
+        "due_version": 0,
+        "status": None,
+        "status_version": 0,
+        "closed_at": None,
+        "trips": 0,
+        "returns": {},
+        "overdue": {},
+        "score": None,
+    }
+
+
+def apply_case_event(facts: Facts, event: Mapping[str, Any]) -> None:
+    data, kind, version = event["data"], event["type"], event["aggregate_version"]
+    facts["department"] = data.get("lead_department") or facts["department"]
+    facts["item_id"] = data.get("item_id") or facts["item_id"]
+    if kind == "case_submitted":
+        facts["submitted_at"] = data.get("submitted_at") or event["occurred_at"]
+    if kind in ("case_submitted", "case_resubmitted") and version > facts["due_version"]:
+        facts["due_at"], facts["due_version"] = data.get("due_at"), version
+    if kind in STATUS_BY_TYPE and version > facts["status_version"]:
+        facts["status"], facts["status_version"] = STATUS_BY_TYPE[kind], version
+        facts["closed_at"] = data.get("closed_at") if facts["status"] in CLOSED else None
+    if kind == "node_decided" and data.get("decision") == "return":
+        _count(facts["returns"], data["department"])
+    elif kind == "node_overdue":
+        _count(facts["overdue"], data["department"])
+    elif kind == "trip_recorded":
+        facts["trips"] += 1
+    elif kind == "case_rated":
+        facts["score"] = data["score"]
+
+
+def apply_item_event(facts: Facts, event: Mapping[str, Any]) -> None:
+    data, kind = event["data"], event["type"]
+    if kind == "item_published" and data.get("version", 0) >= facts.get("version", 0):
+        facts.update(
+            item_id=data["item_id"],
+            name=data.get("name"),
+            department=data.get("department"),
+            trips=data.get("trips"),
+            mode=data.get("mode"),
+            version=data.get("version", 0),
+            published=True,
+        )
+    elif kind == "item_retired" and data.get("version", 0) >= facts.get("version", 0):
+        facts.update(item_id=data["item_id"], published=False, version=data.get("version", 0))
+
+
+def is_case_fact_event(event: Mapping[str, Any]) -> bool:
+    return event.get("service") == "approval" and bool(event["data"].get("case_id"))
+
+
+def is_item_fact_event(event: Mapping[str, Any]) -> bool:
+    return event.get("service") == "catalogue" and event["type"] in ("item_published", "item_retired")
+
+
+def _count(counts: dict[str, int], key: str) -> None:
+    counts[key] = counts.get(key, 0) + 1
+
+
+# -- the projection tables -----------------------------------------------------------------
+
+
+def _table(schema: str, name: str) -> sql.Composed:
+    return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(name))
+
+
+def create_statements(schema: str) -> list[sql.Composed]:
+    return [
+        sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {} (case_id text PRIMARY KEY,"
+            " submitted_at timestamptz, facts jsonb NOT NULL)"
+        ).format(_table(schema, "case_facts")),
+        sql.SQL(
+            "CREATE INDEX IF NOT EXISTS case_facts_submitted_idx ON {} (submitted_at)"
+        ).format(_table(schema, "case_facts")),
+        sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {} (item_id text PRIMARY KEY, facts jsonb NOT NULL)"
+        ).format(_table(schema, "item_facts")),
+        sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {} (name text PRIMARY KEY, position bigint NOT NULL)"
+        ).format(_table(schema, "projection_position")),
+    ]
+
+
+def catch_up(curs: Cursor[Any], schema: str, rebuild: bool = False) -> int:
+    """Fold the ledger entries after the stored position into the facts; returns how many."""
+    curs.execute("SELECT pg_advisory_xact_lock(%s)", (PROJECTION_LOCK,))
+    if rebuild:
+        _reset(curs, schema)
+    position, folded = _position(curs, schema), 0
+    while rows := _entries_after(curs, schema, position):
+        _fold_batch(curs, schema, [json.loads(event) for _, event in rows])
+        position, folded = rows[-1][0], folded + len(rows)
+    _store_position(curs, schema, position)
+    return folded
+
+
+def _reset(curs: Cursor[Any], schema: str) -> None:
+    for table in ("case_facts", "item_facts", "projection_position"):
+        curs.execute(sql.SQL("DELETE FROM {}").format(_table(schema, table)))
+
+
+def _position(curs: Cursor[Any], schema: str) -> int:
+    query = sql.SQL("SELECT position FROM {} WHERE name = %s").format(
+        _table(schema, "projection_position")
+    )
+    row = curs.execute(query, (PROJECTION,)).fetchone()
+    return int(_first(row)) if row else 0
+
+
+def _store_position(curs: Cursor[Any], schema: str, position: int) -> None:
+    curs.execute(
+        sql.SQL(
+            "INSERT INTO {} (name, position) VALUES (%s, %s)"
+            " ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position"
+        ).format(_table(schema, "projection_position")),
+        (PROJECTION, position),
+    )
+
+
+def _entries_after(curs: Cursor[Any], schema: str, position: int) -> list[tuple[int, str]]:
+    query = sql.SQL("SELECT seq, event FROM {} WHERE seq > %s ORDER BY seq LIMIT %s").format(
+        ledger_table(schema)
+    )
+    with curs.connection.cursor(row_factory=tuple_row) as reader:
+        return reader.execute(query, (position, CATCH_UP_BATCH)).fetchall()
+
+
+def _fold_batch(curs: Cursor[Any], schema: str, events: list[dict[str, Any]]) -> None:
+    case_events = [event for event in events if is_case_fact_event(event)]
+    item_events = [event for event in events if is_item_fact_event(event)]
+    if case_events:
+        cases = _load(curs, schema, "case_facts", "case_id", {e["data"]["case_id"] for e in case_events})
+        for event in case_events:
+            case_id = event["data"]["case_id"]
+            apply_case_event(cases.setdefault(case_id, new_case_facts(case_id)), event)
+        _store_cases(curs, schema, cases)
+    if item_events:
+        items = _load(curs, schema, "item_facts", "item_id", {e["data"]["item_id"] for e in item_events})
+        for event in item_events:
+            apply_item_event(items.setdefault(event["data"]["item_id"], {}), event)
+        _store_items(curs, schema, items)
+
+
+def _load(
+    curs: Cursor[Any], schema: str, table: str, key: str, ids: set[str]
+) -> dict[str, Facts]:
+    query = sql.SQL("SELECT {}, facts FROM {} WHERE {} = ANY(%s)").format(
+        sql.Identifier(key), _table(schema, table), sql.Identifier(key)
+    )
+    with curs.connection.cursor(row_factory=tuple_row) as reader:
+        return {row[0]: row[1] for row in reader.execute(query, (list(ids),))}
+
+
+def _store_cases(curs: Cursor[Any], schema: str, cases: dict[str, Facts]) -> None:
+    curs.executemany(
+        sql.SQL(
+            "INSERT INTO {} (case_id, submitted_at, facts) VALUES (%s, %s, %s)"
+            " ON CONFLICT (case_id) DO UPDATE"
+            " SET submitted_at = EXCLUDED.submitted_at, facts = EXCLUDED.facts"
+        ).format(_table(schema, "case_facts")),
+        [(case_id, _optional_moment(facts["submitted_at"]), Jsonb(facts)) for case_id, facts in cases.items()],
+    )
+
+
+def _store_items(curs: Cursor[Any], schema: str, items: dict[str, Facts]) -> None:
+    curs.executemany(
+        sql.SQL(
+            "INSERT INTO {} (item_id, facts) VALUES (%s, %s)"
+            " ON CONFLICT (item_id) DO UPDATE SET facts = EXCLUDED.facts"
+        ).format(_table(schema, "item_facts")),
+        [(item_id, Jsonb(facts)) for item_id, facts in items.items()],
+    )
+
+
+def cases_submitted(
+    curs: Cursor[Any], schema: str, from_: datetime | None, to: datetime | None
+) -> list[Facts]:
+    query = sql.SQL(
+        "SELECT facts FROM {} WHERE submitted_at IS NOT NULL"
+        " AND (%s::timestamptz IS NULL OR submitted_at >= %s)"
+        " AND (%s::timestamptz IS NULL OR submitted_at < %s) ORDER BY case_id"
+    ).format(_table(schema, "case_facts"))
+    with curs.connection.cursor(row_factory=tuple_row) as reader:
+        return [row[0] for row in reader.execute(query, (from_, from_, to, to))]
+
+
+def all_items(curs: Cursor[Any], schema: str) -> list[Facts]:
+    query = sql.SQL("SELECT facts FROM {} ORDER BY item_id").format(_table(schema, "item_facts"))
+    with curs.connection.cursor(row_factory=tuple_row) as reader:
+        return [row[0] for row in reader.execute(query)]
+
+
+def _first(row: Any) -> Any:
+    return row[0] if isinstance(row, tuple) else next(iter(row.values()))
+
+
+# -- figures -------------------------------------------------------------------------------
+
+
+def department_figures(
+    cases: Iterable[Facts], open_rectifications: Mapping[str, int]
+) -> list[dict[str, Any]]:
+    led: dict[str, list[Facts]] = defaultdict(list)
+    returns: dict[str, int] = defaultdict(int)
+    overdue: dict[str, int] = defaultdict(int)
+    for facts in cases:
+        led[facts["department"]].append(facts)
+        for department, count in facts["returns"].items():
+            returns[department] += count
+        for department, count in facts["overdue"].items():
+            overdue[department] += count
+    departments = sorted(set(led) | set(returns) | set(overdue) | set(open_rectifications))
+    return [
+        _department(d, led.get(d, []), returns[d], overdue[d], open_rectifications.get(d, 0))
+        for d in departments
+    ]
+
+
+def _department(
+    department: str, cases: list[Facts], returns: int, overdue: int, open_rectifications: int
+) -> dict[str, Any]:
+    closed = [facts for facts in cases if facts["status"] in CLOSED]
+    scores = [facts["score"] for facts in cases if facts["score"] is not None]
+    return {
+        "department": department,
+        "cases": len(cases),
+        "closed": len(closed),
+        "approved": sum(facts["status"] == "approved" for facts in cases),
+        "returns": returns,
+        "overdue": overdue,
+        "median_hours": _round(statistics.median(map(_hours, closed))) if closed else None,
+        "trips_per_case": _ratio(sum(facts["trips"] for facts in cases), len(cases)),
+        "one_trip_rate": _ratio(sum(facts["trips"] <= 1 for facts in closed), len(closed)),
+        "rating_avg": _ratio(sum(scores), len(scores)),
+        "bad_reviews": sum(score <= BAD_REVIEW_MAX_SCORE for score in scores),
+        "open_rectifications": open_rectifications,
+    }
+
+
+def school_measures(
+    cases: list[Facts], items: list[Facts], open_rectifications: int
+) -> dict[str, Any]:
+    closed = [facts for facts in cases if facts["status"] in CLOSED]
+    with_deadline = [facts for facts in closed if facts["due_at"]]
+    scores = [facts["score"] for facts in cases if facts["score"] is not None]
+    published = [item for item in items if item.get("published")]
+    return {
+        "items_published": len(published),
+        "online_rate": _ratio(sum(item.get("mode") == "online" for item in published), len(published)),
+        "cases": len(cases),
+        "closed": len(closed),
+        "zero_trip_rate": _ratio(sum(facts["trips"] == 0 for facts in closed), len(closed)),
+        "one_trip_rate": _ratio(sum(facts["trips"] <= 1 for facts in closed), len(closed)),
+        "deadline_compliance": _ratio(
+            sum(_on_time(facts) for facts in with_deadline), len(with_deadline)
+        ),
+        "good_rating_rate": _ratio(
+            sum(score >= GOOD_RATING_MIN_SCORE for score in scores), len(scores)
+        ),
+        "bad_reviews": sum(score <= BAD_REVIEW_MAX_SCORE for score in scores),
+        "open_rectifications": open_rectifications,
+    }
+
+
+def _hours(facts: Facts) -> float:
+    elapsed = _moment(facts["closed_at"]) - _moment(facts["submitted_at"])
+    return elapsed.total_seconds() / 3600
+
+
+def _on_time(facts: Facts) -> bool:
+    return _moment(facts["closed_at"]) <= _moment(facts["due_at"])
+
+
+def _moment(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def _optional_moment(value: str | None) -> datetime | None:
+    return _moment(value) if value else None
+
+
+def _ratio(part: float, whole: int) -> float | None:
+    return _round(part / whole) if whole else None
+
+
+def _round(value: float) -> float:
+    return round(value, 4)
