@@ -1,11 +1,112 @@
 from __future__ import annotations
 
-from services.notify.application import NotifyApplication
+import logging
+from typing import Annotated, Any
+
+from nameko.extensions import DependencyProvider
+from nameko.rpc import RpcProxy, rpc
+from pydantic import Field, TypeAdapter, ValidationError
+
+from services.notify.application import NotifyApplication, utcnow
+from services.notify.audience import RULES, plan
+from services.notify.delivery import DispatchSettings, Dispatcher, greenpool_mapper
+from services.notify.directory import CachedDirectory, ContactCache, RpcDirectory
+from services.notify.messages import Templates
+from services.notify.senders import HttpSmsSender, SmtpSender
+from services.notify.worktable import WorkTable
+from shared.contracts import IntegrationEvent
 from shared.dependencies import EventStore
+from shared.errors import InvalidError
+from shared.messaging import integration_event_handler
 from shared.service import HealthCheckMixin
+
+log = logging.getLogger(__name__)
+
+Username = TypeAdapter(Annotated[str, Field(min_length=1, max_length=100)])
+Limit = TypeAdapter(Annotated[int, Field(ge=1, le=1000)])
+
+
+class Runtime:
+    def __init__(self, work: WorkTable, dispatcher: Dispatcher, templates: Templates) -> None:
+        self.work = work
+        self.dispatcher = dispatcher
+        self.templates = templates
+
+
+class Delivery(DependencyProvider):
+    """The dispatcher of this instance, running in a managed thread next to the consumers."""
+
+    runtime: Runtime | None = None
+
+    def start(self) -> None:
+        store = next(d for d in self.container.dependencies if isinstance(d, EventStore))
+        app: NotifyApplication = store.app
+        work = WorkTable(app)
+        senders = {"sms": HttpSmsSender(), "email": SmtpSender()}
+        dispatcher = Dispatcher(
+            app, work, senders, DispatchSettings.from_env(), mapper=greenpool_mapper(10)
+        )
+        self.runtime = Runtime(work, dispatcher, Templates())
+        self.container.spawn_managed_thread(dispatcher.run, identifier="notify-dispatcher")
+
+    def stop(self) -> None:
+        if self.runtime is not None:
+            self.runtime.dispatcher.stop()
+
+    def kill(self) -> None:
+        self.stop()
+
+    def get_dependency(self, worker_ctx: Any) -> Runtime:
+        assert self.runtime is not None
+        return self.runtime
+
+
+class Contacts(DependencyProvider):
+    def setup(self) -> None:
+        self.cache = ContactCache()
+
+    def get_dependency(self, worker_ctx: Any) -> ContactCache:
+        return self.cache
 
 
 class NotifyService(HealthCheckMixin):
     name = "notify"
 
     store: NotifyApplication = EventStore(NotifyApplication)  # type: ignore[assignment]
+    delivery: Runtime = Delivery()  # type: ignore[assignment]
+    contacts: ContactCache = Contacts()  # type: ignore[assignment]
+    gateway = RpcProxy("gateway")
+
+    @integration_event_handler("catalogue", "*")
+    def on_catalogue_event(self, event: IntegrationEvent) -> None:
+        self._notify(event)
+
+    @integration_event_handler("approval", "*")
+    def on_case_event(self, event: IntegrationEvent) -> None:
+        self._notify(event)
+
+    def _notify(self, event: IntegrationEvent) -> None:
+        if event.type not in RULES or self.store.has_consumed(event.service, event.notification_id):
+            return
+        directory = CachedDirectory(RpcDirectory(self.gateway), self.contacts)
+        deliveries = plan(event, directory, self.delivery.templates)
+        if self.store.accept(event, deliveries, utcnow()):
+            self.delivery.dispatcher.wake()
+
+    @rpc
+    def list_notifications(self, username: str) -> list[dict[str, Any]]:
+        valid = _valid(Username, username)
+        self.delivery.work.sync()
+        return self.store.views(self.delivery.work.of_recipient(valid))
+
+    @rpc
+    def failed_notifications(self, limit: int = 100) -> list[dict[str, Any]]:
+        self.delivery.work.sync()
+        return self.store.views(self.delivery.work.failed(_valid(Limit, limit)))
+
+
+def _valid(adapter: TypeAdapter[Any], value: Any) -> Any:
+    try:
+        return adapter.validate_python(value)
+    except ValidationError as exc:
+        raise InvalidError(f"参数不合法: {exc.errors()[0]['msg']}") from None

@@ -1,0 +1,144 @@
+"""The channels, behind one ``Sender`` interface: SMS over an HTTP gateway, e-mail over SMTP."""
+from __future__ import annotations
+
+import json
+import os
+import smtplib
+import socket
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate
+from typing import Protocol
+
+DEFAULT_SMS_URL = "http://127.0.0.1:8090/v1/sms"
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    address: str
+    subject: str
+    text: str
+    idempotency_key: str
+
+
+@dataclass(frozen=True)
+class Receipt:
+    provider_id: str
+
+
+class DeliveryError(Exception):
+    """The provider did not take the message; ``permanent`` ones are not retried."""
+
+    def __init__(self, reason: str, permanent: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+
+
+class Sender(Protocol):
+    channel: str
+
+    def send(self, message: Outgoing) -> Receipt: ...
+
+
+class HttpSmsSender:
+    """The provider's wire format is described in ``services/notify/SMS.md``."""
+
+    channel = "sms"
+
+    def __init__(self, url: str | None = None, api_key: str | None = None, timeout: float = 5.0) -> None:
+        self.url = url or os.environ.get("ONETRIP_SMS_URL") or DEFAULT_SMS_URL
+        self.api_key = api_key or os.environ.get("ONETRIP_SMS_API_KEY") or ""
+        self.timeout = timeout
+
+    def send(self, message: Outgoing) -> Receipt:
+        body = {"phone": message.address, "text": message.text, "idempotency_key": message.idempotency_key}
+        request = urllib.request.Request(
+            self.url,
+            data=json.dumps(body, ensure_ascii=False).encode(),
+            headers=self._headers(message.idempotency_key),
+            method="POST",
+        )
+        return _sms_receipt(*self._post(request))
+
+    def _headers(self, key: str) -> dict[str, str]:
+        headers = {"Content-Type": "application/json; charset=utf-8", "Idempotency-Key": key}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        return headers
+
+    def _post(self, request: urllib.request.Request) -> tuple[int, dict[str, object]]:
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return response.status, _json(response.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, _json(exc.read())
+        except (urllib.error.URLError, OSError, socket.timeout) as exc:
+            raise DeliveryError(f"短信网关不可达: {exc}") from exc
+
+
+def _json(raw: bytes) -> dict[str, object]:
+    try:
+        found = json.loads(raw or b"{}")
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def _sms_receipt(status: int, body: dict[str, object]) -> Receipt:
+    if status == 200 and body.get("code") == "OK":
+        return Receipt(str(body.get("message_id", "")))
+    reason = f"{body.get('code', status)}: {body.get('message', '')}".strip()
+    # 4xx is the message's own fault (bad number, bad text): trying again cannot help.
+    raise DeliveryError(reason, permanent=400 <= status < 500 and status != 429)
+
+
+class SmtpSender:
+    channel = "email"
+
+    def __init__(
+        self,
+        host: str | None = None,
+        port: int | None = None,
+        sender: str | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        self.host = host or os.environ.get("ONETRIP_SMTP_HOST") or "127.0.0.1"
+        self.port = port or int(os.environ.get("ONETRIP_SMTP_PORT") or 1025)
+        self.sender = sender or os.environ.get("ONETRIP_SMTP_FROM") or "onetrip@localhost"
+        self.user = os.environ.get("ONETRIP_SMTP_USER") or ""
+        self.password = os.environ.get("ONETRIP_SMTP_PASSWORD") or ""
+        self.timeout = timeout
+
+    def send(self, message: Outgoing) -> Receipt:
+        email = self._email(message)
+        try:
+            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+                if self.user:
+                    smtp.starttls()
+                    smtp.login(self.user, self.password)
+                smtp.send_message(email)
+        except smtplib.SMTPRecipientsRefused as exc:
+            raise DeliveryError(f"收件地址被拒绝: {_first_refusal(exc)}", permanent=True) from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            raise DeliveryError(f"SMTP: {exc}") from exc
+        return Receipt(str(email["Message-ID"]))
+
+    def _email(self, message: Outgoing) -> EmailMessage:
+        email = EmailMessage()
+        email["From"] = self.sender
+        email["To"] = message.address
+        email["Subject"] = message.subject
+        email["Date"] = formatdate(localtime=True)
+        # A stable Message-ID: a resent copy is recognisably the same message.
+        email["Message-ID"] = f"<{message.idempotency_key}@onetrip>"
+        email.set_content(message.text)
+        return email
+
+
+def _first_refusal(exc: smtplib.SMTPRecipientsRefused) -> str:
+    for code, reason in exc.recipients.values():
+        return f"{code} {reason.decode(errors='replace') if isinstance(reason, bytes) else reason}"
+    return str(exc)
