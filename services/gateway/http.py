@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
 
+MAX_JSON_BYTES = 1024 * 1024
+
 
 class ApiError(Exception):
     status = 500
@@ -148,6 +150,9 @@ def response_for(exc: BaseException) -> Response:
 
 
 def read_json(request: Request) -> Any:
+    if (request.content_length or 0) > MAX_JSON_BYTES:
+        raise PayloadTooLargeError(f"请求体超过 {MAX_JSON_BYTES // 1024} KB")
+    request.max_content_length = MAX_JSON_BYTES  # also bounds a body sent without a length
     raw = request.get_data(cache=True)
     if not raw:
         raise BadRequestError("请求体为空,需要 JSON")

@@ -216,6 +216,9 @@ def test_bad_input_is_a_4xx_problem_naming_the_field_and_nothing_is_written(
     for body in ('{"name": "公房装修'.encode(), b"[1, 2]", b"", b"\xff\xfe"):
         sent = editor.post("/api/v1/items", data=body, headers={"Content-Type": "application/json"})
         assert is_problem(sent, 400), sent.text
+    # And a body of two megabytes is refused as too large
+    huge = editor.post("/api/v1/items", json=gongfang(description="装" * 700_000))
+    assert is_problem(huge, 413), huge.text
     # And nothing was written
     assert catalogue_events(service_env["DATABASE_URL"]) == before
     assert public.get("/api/v1/items").json() == {"items": []}
