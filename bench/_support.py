@@ -1,0 +1,284 @@
+"""What the gateway benchmarks share: the hall's processes, a light HTTP client, timings.
+
+The throwaway database and vhost, the machine description and the raw INSERT come from
+``bench/backbone.py``, so every benchmark measures its baseline the same way.
+"""
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.backbone import (  # noqa: E402,F401  (re-exported for the gateway benchmarks)
+    describe_machine,
+    print_machine,
+    raw_inserts,
+    throwaway_database,
+    throwaway_vhost,
+)
+from tests.support.gateway import DEMO_PASSWORD, free_port  # noqa: E402
+from tests.support.processes import ProcessGroup, ServiceProcess, eventually  # noqa: E402
+
+HTTP_TIMEOUT_SECONDS = 30.0
+
+
+# -- timings ------------------------------------------------------------------------------
+
+
+@dataclass
+class Timings:
+    """Durations of one kind of request, and the wall-clock window they ran in."""
+
+    name: str
+    seconds: list[float] = field(default_factory=list)
+    errors: int = 0
+    wall: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, duration: float) -> None:
+        with self.lock:
+            self.seconds.append(duration)
+
+    def fail(self) -> None:
+        with self.lock:
+            self.errors += 1
+
+    @property
+    def count(self) -> int:
+        return len(self.seconds)
+
+    @property
+    def per_second(self) -> float:
+        return self.count / self.wall if self.wall else 0.0
+
+    def percentile(self, p: float) -> float:
+        if not self.seconds:
+            return float("nan")
+        if len(self.seconds) == 1:
+            return self.seconds[0]
+        cuts = statistics.quantiles(self.seconds, n=1000, method="inclusive")
+        return cuts[min(int(p * 10) - 1, len(cuts) - 1)]
+
+    @property
+    def p50_ms(self) -> float:
+        return self.percentile(50) * 1000
+
+    @property
+    def p99_ms(self) -> float:
+        return self.percentile(99) * 1000
+
+
+def timed(timings: Timings, call: Callable[[], Any]) -> Any:
+    started = time.perf_counter()
+    try:
+        result = call()
+    except Exception:
+        timings.fail()
+        raise
+    timings.add(time.perf_counter() - started)
+    return result
+
+
+def in_threads(threads: int, work: Callable[[int], None]) -> float:
+    """Run ``work(index)`` in ``threads`` threads; re-raise the first failure; wall seconds."""
+    failures: list[BaseException] = []
+
+    def run(index: int) -> None:
+        try:
+            work(index)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+            failures.append(exc)
+
+    workers = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(threads)]
+    started = time.perf_counter()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    if failures:
+        raise failures[0]
+    return time.perf_counter() - started
+
+
+class Budget:
+    """A shared allowance of ``count`` actions within ``seconds``, for bounded loops."""
+
+    def __init__(self, count: int, seconds: float) -> None:
+        self.left = count
+        self.deadline = time.monotonic() + seconds
+        self.lock = threading.Lock()
+
+    def take(self) -> int | None:
+        """The number of the next action, or None when the count or the time is spent."""
+        with self.lock:
+            if self.left <= 0 or time.monotonic() >= self.deadline:
+                return None
+            self.left -= 1
+            return self.left
+
+
+# -- HTTP -----------------------------------------------------------------------------------
+
+
+class HttpError(RuntimeError):
+    pass
+
+
+class Client:
+    """One keep-alive HTTP/1.1 connection to the gateway: cheap on the client's CPU."""
+
+    def __init__(self, port: int, token: str | None = None) -> None:
+        self.port = port
+        self.token = token
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=HTTP_TIMEOUT_SECONDS)
+
+    def request(self, method: str, path: str, body: Any = None, expect: int = 200) -> Any:
+        status, data = self._exchange(method, path, body)
+        if status != expect:
+            raise HttpError(f"{method} {path} → {status}: {data[:300]!r}")
+        return json.loads(data) if data else None
+
+    def _exchange(self, method: str, path: str, body: Any) -> tuple[int, bytes]:
+        headers = {"Accept": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        payload = None if body is None else json.dumps(body).encode()
+        if payload is not None:
+            headers["Content-Type"] = "application/json"
+        for attempt in (1, 2):
+            try:
+                self.conn.request(method, path, body=payload, headers=headers)
+                response = self.conn.getresponse()
+                return response.status, response.read()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                self.conn.close()  # the server closed an idle keep-alive connection
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def upload(self, name: str, content: bytes) -> str:
+        boundary = "onetrip-bench-boundary"
+        body = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode() + content + f"\r\n--{boundary}--\r\n".encode()
+        headers = {
+            "Authorization": f"Bearer {self.token}",
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+        }
+        self.conn.request("POST", "/api/v1/files", body=body, headers=headers)
+        response = self.conn.getresponse()
+        data = response.read()
+        if response.status != 201:
+            raise HttpError(f"upload {name} → {response.status}: {data[:300]!r}")
+        return str(json.loads(data)["file_id"])
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def login(port: int, username: str) -> str:
+    client = Client(port)
+    try:
+        reply = client.request(
+            "POST", "/api/v1/session", {"username": username, "password": DEMO_PASSWORD}
+        )
+        return str(reply["token"])
+    finally:
+        client.close()
+
+
+# -- the hall's processes -------------------------------------------------------------------
+
+
+def hall_env(database_url: str, amqp_uri: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "ONETRIP_FAULT"}
+    env.update(
+        {
+            "DATABASE_URL": database_url,
+            "AMQP_URI": amqp_uri,
+            "ONETRIP_LOG_LEVEL": "WARNING",
+            "ONETRIP_FILES_DIR": tempfile.mkdtemp(prefix="onetrip-bench-files-"),
+            "PYTHONUNBUFFERED": "1",
+            **extra,
+        }
+    )
+    return env
+
+
+@dataclass
+class Hall:
+    processes: ProcessGroup
+    started: dict[str, ServiceProcess] = field(default_factory=dict)
+    port: int = 0
+
+    def service(self, name: str) -> ServiceProcess:
+        process = self.processes.start(name)
+        self.started[name] = process
+        return process.wait_for_queue(f"rpc-{name}", timeout=60)
+
+    def gateway(self) -> int:
+        self.port = free_port()
+        process = self.processes.start("gateway", PORT=str(self.port))
+        self.started["gateway"] = process
+        eventually(lambda: process.alive() and self._answers(), timeout=60)
+        return self.port
+
+    def _answers(self) -> bool:
+        try:
+            Client(self.port).request("GET", "/api/v1/departments")
+            return True
+        except (OSError, HttpError):
+            return False
+
+    def pid(self, name: str) -> int:
+        proc = self.started[name].proc
+        assert proc is not None
+        return proc.pid
+
+
+@contextmanager
+def hall(env: dict[str, str]) -> Iterator[Hall]:
+    """Service processes run by the production runner; all stopped (in parallel) at the end."""
+    log_dir = Path(tempfile.mkdtemp(prefix="onetrip-bench-logs-"))
+    running = Hall(ProcessGroup(env, log_dir))
+    try:
+        yield running
+    finally:
+        stoppers = [threading.Thread(target=p.stop) for p in running.processes.processes]
+        for stopper in stoppers:
+            stopper.start()
+        for stopper in stoppers:
+            stopper.join()
+
+
+# -- reporting ---------------------------------------------------------------------------------
+
+
+def progress(line: str) -> None:
+    print(f"  {line}", file=sys.stderr, flush=True)
+
+
+def print_timings(rows: list[Timings], baseline_per_second: float, unit: str = "req") -> None:
+    print()
+    header = f"{'what':<46} {'n':>6} {unit + '/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'÷ base':>7}"
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        print(
+            f"{row.name:<46} {row.count:>6} {row.per_second:>8,.0f} {row.p50_ms:>8.1f} "
+            f"{row.p99_ms:>8.1f} {row.per_second / baseline_per_second:>7.3f}"
+        )
