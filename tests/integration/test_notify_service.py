@@ -15,7 +15,7 @@ from services.gateway.application import IdentityApplication
 from services.gateway.models import AccountDraft
 from shared.config import Settings
 from shared.eventstore import application_env
-from tests.integration.notify_support import (
+from tests.integration.test_notify_support import (
     APPROVER_PHONES,
     CASE_ID,
     DEMO_PHONES,

@@ -1,7 +1,8 @@
-"""Real outside parties for the notify tests: the local SMS gateway process and an aiosmtpd server."""
+"""Helpers, not tests: real outside parties for the notify tests (the local SMS gateway process, an aiosmtpd server)."""
 from __future__ import annotations
 
 import email
+import email.policy
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -77,7 +78,7 @@ class Mailbox:
         self.received: list[tuple[list[str], Message]] = []
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        self.received.append((list(envelope.rcpt_tos), email.message_from_bytes(envelope.content)))
+        self.received.append((list(envelope.rcpt_tos), email.message_from_bytes(envelope.content, policy=email.policy.default)))
         return "250 OK"
 
     def to(self, address: str) -> list[Message]:
@@ -97,9 +98,7 @@ def smtp_server() -> Iterator[tuple[Mailbox, int]]:
 
 
 def body_of(message: Message) -> str:
-    payload = message.get_payload(decode=True)
-    assert isinstance(payload, bytes)
-    return payload.decode(message.get_content_charset() or "utf-8")
+    return str(message.get_content())  # type: ignore[attr-defined]
 
 
 class ApprovalEvents:
