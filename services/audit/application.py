@@ -12,6 +12,7 @@ from typing import Any
 
 from eventsourcing.application import ProcessingEvent
 from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.application import AggregateNotFoundError
 from psycopg import Connection, Cursor, sql
 
@@ -29,7 +30,7 @@ from services.audit.domain import (
 )
 from services.audit.report import report_workbook
 from shared.casefold import fold, is_case_event
-from shared.contracts import IntegrationEvent
+from shared.contracts import SCHEMA_VERSION, IntegrationEvent
 from shared.contracts.approval import Case
 from shared.errors import InvalidError, NotFoundError
 from shared.eventstore import ConsumingApplication, Publication, retry_on_conflict
@@ -50,6 +51,24 @@ class AuditApplication(ConsumingApplication):
         self._create_read_models()
 
     # -- the ledger ----------------------------------------------------------------------
+
+    def consume(self, event: IntegrationEvent) -> bool:
+        """Apply an event once; a duplicate fails on its tracking row and appends nothing.
+
+        Unlike the base class this asks "seen already?" only after a conflict: a round trip
+        saved on every append, where duplicates are the exception.
+        """
+        if event.schema_version != SCHEMA_VERSION:
+            return super().consume(event)  # raises UnsupportedSchemaError
+        tracking = Tracking(application_name=event.service, notification_id=event.notification_id)
+        for _ in range(20):
+            try:
+                self.process_event(event, tracking)
+                return True
+            except IntegrityError:
+                if self.has_consumed(event.service, event.notification_id):
+                    return False
+        raise IntegrityError(f"could not append {event.type} {event.event_id} after 20 attempts")
 
     def policy(self, domain_event: Any, processing_event: ProcessingEvent[Any]) -> None:
         event: IntegrationEvent = domain_event
@@ -237,8 +256,8 @@ class AuditApplication(ConsumingApplication):
     def _rectifications(self) -> list[Rectification]:
         self.catch_up()
         with self._transaction() as curs:
-            cases = supervision.cases_submitted(curs, self.schema, None, None)
-        found = (self._get_or_none(rectification_id(facts["case_id"])) for facts in cases if facts["score"] is not None)
+            case_ids = supervision.badly_rated_case_ids(curs, self.schema)
+        found = (self._get_or_none(rectification_id(case_id)) for case_id in case_ids)
         return [rectification for rectification in found if rectification is not None]
 
     # -- experience checks -----------------------------------------------------------------

@@ -36,13 +36,6 @@ def chain_hash(prev_hash: str, canonical: str) -> str:
     return hashlib.sha256((prev_hash + canonical).encode("utf-8")).hexdigest()
 
 
-@dataclass(frozen=True)
-class Appended:
-    seq: int
-    prev_hash: str
-    hash: str
-
-
 def ledger_table(schema: str) -> sql.Composed:
     return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(LEDGER_TABLE))
 
@@ -66,21 +59,25 @@ def create_statements(schema: str) -> list[sql.Composed]:
     ]
 
 
-def append(curs: psycopg.Cursor[DictRow], schema: str, canonical: str) -> Appended:
-    """Append inside the caller's transaction; the lock is held until it commits."""
-    table = ledger_table(schema)
-    curs.execute("SELECT pg_advisory_xact_lock(%s)", (APPEND_LOCK,))
-    curs.execute(sql.SQL("SELECT seq, hash FROM {} ORDER BY seq DESC LIMIT 1").format(table))
-    head = curs.fetchone()
-    seq, prev_hash = (head["seq"] + 1, head["hash"]) if head else (1, GENESIS)
-    entry = Appended(seq, prev_hash, chain_hash(prev_hash, canonical))
+def append(curs: psycopg.Cursor[DictRow], schema: str, canonical: str) -> None:
+    """Append inside the caller's transaction; the lock is held until it commits.
+
+    Two pipelined statements and no round trip in between: the lock first, so the
+    INSERT's snapshot (taken when it starts) already sees the head the last holder
+    committed. PostgreSQL computes the same hash as ``chain_hash``.
+    """
+    curs.execute("SELECT pg_advisory_xact_lock(%s)", (APPEND_LOCK,), prepare=True)
     curs.execute(
-        sql.SQL("INSERT INTO {} (seq, prev_hash, hash, event) VALUES (%s, %s, %s, %s)").format(
-            table
-        ),
-        (entry.seq, entry.prev_hash, entry.hash, canonical),
+        sql.SQL(
+            "INSERT INTO {table} (seq, prev_hash, hash, event)"
+            " SELECT head.seq + 1, head.hash,"
+            " encode(sha256(convert_to(head.hash || %(event)s, 'UTF8')), 'hex'), %(event)s"
+            " FROM (SELECT seq, hash FROM {table}"
+            "  UNION ALL SELECT 0, %(genesis)s ORDER BY seq DESC LIMIT 1) AS head"
+        ).format(table=ledger_table(schema)),
+        {"event": canonical, "genesis": GENESIS},
+        prepare=True,
     )
-    return entry
 
 
 class LedgerRecorder(PostgresProcessRecorder):
@@ -97,7 +94,6 @@ class LedgerRecorder(PostgresProcessRecorder):
             datastore, events_table_name=events_table_name, tracking_table_name=tracking_table_name
         )
         self.sql_create_statements.extend(create_statements(datastore.schema))
-        self.last_appended: Appended | None = None
 
     def _insert_events(
         self, curs: psycopg.Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -105,7 +101,7 @@ class LedgerRecorder(PostgresProcessRecorder):
         super()._insert_events(curs, stored_events, **kwargs)
         canonical: str | None = kwargs.get("ledger_entry")
         if canonical is not None:
-            self.last_appended = append(curs, self.datastore.schema, canonical)
+            append(curs, self.datastore.schema, canonical)
 
 
 # -- reading and verifying -------------------------------------------------------------

@@ -239,6 +239,14 @@ def cases_submitted(
         return [row[0] for row in reader.execute(query, (from_, from_, to, to))]
 
 
+def badly_rated_case_ids(curs: Cursor[Any], schema: str) -> list[str]:
+    query = sql.SQL(
+        "SELECT case_id FROM {} WHERE (facts->>'score')::int <= %s ORDER BY case_id"
+    ).format(_table(schema, "case_facts"))
+    with curs.connection.cursor(row_factory=tuple_row) as reader:
+        return [row[0] for row in reader.execute(query, (BAD_REVIEW_MAX_SCORE,))]
+
+
 def all_items(curs: Cursor[Any], schema: str) -> list[Facts]:
     query = sql.SQL("SELECT facts FROM {} ORDER BY item_id").format(_table(schema, "item_facts"))
     with curs.connection.cursor(row_factory=tuple_row) as reader:
