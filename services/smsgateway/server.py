@@ -49,13 +49,14 @@ class Ledger:
         self.lock = threading.Lock()
         self.fail_remaining = 0
         self.fail_forever = False
+        self.fail_phone: str | None = None
         self.requests = 0
         self.failures = 0
 
     def accept(self, phone: str, text: str, key: str) -> tuple[dict[str, Any], bool]:
         with self.lock:
             self.requests += 1
-            self._maybe_fail()
+            self._maybe_fail(phone)
             found = self.db.execute(
                 "SELECT message_id, segments FROM messages WHERE idempotency_key = ?", (key,)
             ).fetchone()
@@ -68,21 +69,24 @@ class Ledger:
             )
             return {"message_id": message_id, "segments": segments(text)}, False
 
-    def _maybe_fail(self) -> None:
+    def _maybe_fail(self, phone: str) -> None:
+        if self.fail_phone not in (None, phone):
+            return
         if self.fail_forever or self.fail_remaining > 0:
             self.fail_remaining = max(0, self.fail_remaining - 1)
             self.failures += 1
             raise Problem(HTTPStatus.SERVICE_UNAVAILABLE, "UPSTREAM_UNAVAILABLE", "运营商通道暂不可用")
 
-    def fail(self, times: int, forever: bool) -> dict[str, Any]:
+    def fail(self, times: int, forever: bool, phone: str | None = None) -> dict[str, Any]:
         with self.lock:
-            self.fail_remaining, self.fail_forever = times, forever
+            self.fail_remaining, self.fail_forever, self.fail_phone = times, forever, phone
             return self.behaviour()
 
     def behaviour(self) -> dict[str, Any]:
         return {
             "fail_remaining": self.fail_remaining,
             "fail_forever": self.fail_forever,
+            "fail_phone": mask(self.fail_phone or ""),
             "requests": self.requests,
             "failures": self.failures,
         }
@@ -148,7 +152,8 @@ class Handler(BaseHTTPRequestHandler):
     def _fail(self) -> tuple[HTTPStatus, dict[str, Any]]:
         body = self._body()
         times, forever = int(body.get("times", 0)), bool(body.get("forever", False))
-        return HTTPStatus.OK, self.ledger.fail(times, forever)
+        phone = body.get("phone") if isinstance(body.get("phone"), str) else None
+        return HTTPStatus.OK, self.ledger.fail(times, forever, phone)
 
     def _messages(self) -> tuple[HTTPStatus, Any]:
         return HTTPStatus.OK, {"messages": self.ledger.messages()}

@@ -5,17 +5,20 @@ The seed's renovation case (公房装修改造申请) told through what 李老�
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from nameko.standalone.rpc import ClusterRpcProxy
 
 from services.gateway.application import IdentityApplication
 from services.gateway.models import AccountDraft
 from shared.config import Settings
 from shared.eventstore import application_env
-from tests.integration.test_notify_support import (
+from tests.integration.test_notify_support import (  # noqa: F401 - fixtures
+    directory,
+    mailbox,
+    notify_env,
+    sms,
+    start_notify,
+    inbox_of,
     APPROVER_PHONES,
     CASE_ID,
     DEMO_PHONES,
@@ -29,61 +32,12 @@ from tests.integration.test_notify_support import (
     node_opened,
     smtp_server,
 )
-from tests.support.gateway import start_gateway
 from tests.support.processes import ProcessGroup, ServiceProcess, eventually
 
 pytestmark = pytest.mark.integration
 
-CASE_QUEUE = "evt-approval-all--notify.on_case_event"
-
-
-@pytest.fixture
-def sms(tmp_path: Path, service_env: dict[str, str]) -> Iterator[SmsGateway]:
-    gateway = SmsGateway(tmp_path, service_env)
-    yield gateway
-    gateway.stop()
-
-
-@pytest.fixture
-def mailbox(service_env: dict[str, str]) -> Iterator[Mailbox]:
-    with smtp_server() as (box, port):
-        service_env["ONETRIP_SMTP_HOST"] = "127.0.0.1"
-        service_env["ONETRIP_SMTP_PORT"] = str(port)
-        yield box
-
-
-@pytest.fixture
-def notify_env(service_env: dict[str, str], sms: SmsGateway, mailbox: Mailbox) -> dict[str, str]:
-    service_env.update(
-        ONETRIP_SMS_URL=sms.url + "/v1/sms",
-        ONETRIP_SMS_MIN_INTERVAL_SECONDS="1",
-        ONETRIP_NOTIFY_RETRY_BASE_SECONDS="0.2",
-        ONETRIP_NOTIFY_RETRY_CAP_SECONDS="1",
-        ONETRIP_NOTIFY_MAX_ATTEMPTS="5",
-        ONETRIP_NOTIFY_LEASE_SECONDS="3",
-        ONETRIP_NOTIFY_POLL_SECONDS="0.2",
-        ONETRIP_CIPHER_KEY="test-cipher-key",
-    )
-    return service_env
-
-
-@pytest.fixture
-def directory(processes: ProcessGroup, notify_env: dict[str, str]) -> ServiceProcess:
-    process, _ = start_gateway(processes)
-    return process
-
-
-def start_notify(processes: ProcessGroup, **extra_env: str) -> ServiceProcess:
-    return processes.start("notify", **extra_env).wait_for_queue(CASE_QUEUE)
-
-
 def sms_texts(sms: SmsGateway, phone: str) -> list[str]:
     return [m["text"] for m in sms.messages(phone)]
-
-
-def inbox_of(service_env: dict[str, str], username: str) -> list[dict]:
-    with ClusterRpcProxy({"AMQP_URI": service_env["AMQP_URI"]}, timeout=20) as rpc:
-        return list(rpc.notify.list_notifications(username))
 
 
 def test_the_renovation_case_reaches_the_applicant_and_every_approver(

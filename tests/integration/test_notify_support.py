@@ -12,13 +12,15 @@ from email.message import Message
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 from aiosmtpd.controller import Controller
+from nameko.standalone.rpc import ClusterRpcProxy
 
 from shared.contracts import IntegrationEvent
 from tests.support.bus import publish_raw
-from tests.support.gateway import free_port
-from tests.support.processes import ROOT, eventually
+from tests.support.gateway import free_port, start_gateway
+from tests.support.processes import ROOT, ProcessGroup, ServiceProcess, eventually
 
 CASE_ID = "5f0c1d9e-8a4b-4c2e-9f1a-3b2d6e7c8a90"
 ITEM = {"item_id": "gongfang-zhuangxiu", "item_name": "公房装修改造申请"}
@@ -58,8 +60,9 @@ class SmsGateway:
         found = requests.get(self.url + "/messages", timeout=5).json()["messages"]
         return [m for m in found if phone is None or m["phone"] == phone]
 
-    def fail(self, times: int = 0, forever: bool = False) -> None:
-        response = requests.post(self.url + "/admin/fail", json={"times": times, "forever": forever}, timeout=5)
+    def fail(self, times: int = 0, forever: bool = False, phone: str | None = None) -> None:
+        body = {"times": times, "forever": forever, "phone": phone}
+        response = requests.post(self.url + "/admin/fail", json=body, timeout=5)
         assert response.status_code == 200
 
     def behaviour(self) -> dict[str, Any]:
@@ -143,3 +146,56 @@ def node_opened(department: str) -> dict[str, Any]:
 def closed() -> dict[str, Any]:
     return {"item_version": 1, "round": 2, "closed_at": "2026-12-04T10:00:00+08:00",
             "trip_count": 0, "trips_promised": 0}
+
+
+CASE_QUEUE = "evt-approval-all--notify.on_case_event"
+
+
+@pytest.fixture
+def sms(tmp_path: Path, service_env: dict[str, str]) -> Iterator[SmsGateway]:
+    gateway = SmsGateway(tmp_path, service_env)
+    yield gateway
+    gateway.stop()
+
+
+@pytest.fixture
+def mailbox(service_env: dict[str, str]) -> Iterator[Mailbox]:
+    with smtp_server() as (box, port):
+        service_env["ONETRIP_SMTP_HOST"] = "127.0.0.1"
+        service_env["ONETRIP_SMTP_PORT"] = str(port)
+        yield box
+
+
+@pytest.fixture
+def notify_env(service_env: dict[str, str], sms: SmsGateway, mailbox: Mailbox) -> dict[str, str]:
+    service_env.update(
+        ONETRIP_SMS_URL=sms.url + "/v1/sms",
+        ONETRIP_SMS_MIN_INTERVAL_SECONDS="1",
+        ONETRIP_NOTIFY_RETRY_BASE_SECONDS="0.2",
+        ONETRIP_NOTIFY_RETRY_CAP_SECONDS="1",
+        ONETRIP_NOTIFY_MAX_ATTEMPTS="5",
+        ONETRIP_NOTIFY_LEASE_SECONDS="3",
+        ONETRIP_NOTIFY_POLL_SECONDS="0.2",
+        ONETRIP_CIPHER_KEY="test-cipher-key",
+    )
+    return service_env
+
+
+@pytest.fixture
+def directory(processes: ProcessGroup, notify_env: dict[str, str]) -> ServiceProcess:
+    process, _ = start_gateway(processes)
+    return process
+
+
+def start_notify(processes: ProcessGroup, **extra_env: str) -> ServiceProcess:
+    return processes.start("notify", **extra_env).wait_for_queue(CASE_QUEUE)
+
+
+def inbox_of(service_env: dict[str, str], username: str) -> list[dict[str, Any]]:
+    with ClusterRpcProxy({"AMQP_URI": service_env["AMQP_URI"]}, timeout=20) as rpc:
+        return list(rpc.notify.list_notifications(username))
+
+
+def failed_notifications(service_env: dict[str, str]) -> list[dict[str, Any]]:
+    with ClusterRpcProxy({"AMQP_URI": service_env["AMQP_URI"]}, timeout=20) as rpc:
+        return list(rpc.notify.failed_notifications())
