@@ -9,6 +9,7 @@ import http.client
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -46,6 +47,7 @@ class Timings:
     seconds: list[float] = field(default_factory=list)
     errors: int = 0
     wall: float = 0.0
+    cores: dict[str, float] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, duration: float) -> None:
@@ -282,3 +284,169 @@ def print_timings(rows: list[Timings], baseline_per_second: float, unit: str = "
             f"{row.name:<46} {row.count:>6} {row.per_second:>8,.0f} {row.p50_ms:>8.1f} "
             f"{row.p99_ms:>8.1f} {row.per_second / baseline_per_second:>7.3f}"
         )
+    print(f"\ncores busy during each row (of {os.cpu_count()}; load average now {load_average()}):")
+    for row in rows:
+        print(f"  {row.name[:4].strip()} {describe_cores(row.cores)}")
+
+
+# -- who uses the CPU ------------------------------------------------------------------------
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
+
+
+def pids_named(command: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == command:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def machine_cpu_seconds() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    total = sum(values) / CLOCK_TICKS
+    idle = (values[3] + values[4]) / CLOCK_TICKS
+    return total - idle, total
+
+
+def pids_with_cmdline(fragment: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if fragment in (entry / "cmdline").read_text(errors="replace"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+class CpuMeter:
+    """Cores used during a measurement: the service processes, this client, the broker, the
+    PostgreSQL backends of this run's database, and the rest of the (shared) machine.
+
+    Backends come and go with their connections, so every process is sampled a few times a
+    second and its last sample counts.
+    """
+
+    interval = 0.25
+
+    def __init__(self, pids: dict[str, int], database: str) -> None:
+        fixed = {**pids, "bench client": os.getpid()}
+        self.groups: dict[str, Callable[[], list[int]]] = {
+            name: (lambda pid=pid: [pid]) for name, pid in fixed.items()
+        }
+        self.groups["postgres (this db)"] = lambda: pids_with_cmdline(f" {database} ")
+        self.groups["rabbitmq"] = lambda: pids_named("beam.smp")
+        self.first: dict[tuple[str, int], float] = {}
+        self.last: dict[tuple[str, int], float] = {}
+        self.stopping = threading.Event()
+        self.sampler = threading.Thread(target=self._sample_until_stopped, daemon=True)
+
+    def _sample(self) -> None:
+        for name, pids in self.groups.items():
+            for pid in pids():
+                used = process_cpu_seconds(pid)
+                self.first.setdefault((name, pid), used if not self.sampler.is_alive() else 0.0)
+                if used:
+                    self.last[(name, pid)] = used
+
+    def _sample_until_stopped(self) -> None:
+        while not self.stopping.wait(self.interval):
+            self._sample()
+
+    def start(self) -> CpuMeter:
+        self._sample()
+        self.machine_before = machine_cpu_seconds()[0]
+        self.wall_before = time.perf_counter()
+        self.sampler.start()
+        return self
+
+    def stop(self) -> dict[str, float]:
+        self.stopping.set()
+        self.sampler.join()
+        self._sample()
+        wall = time.perf_counter() - self.wall_before
+        cores = dict.fromkeys(self.groups, 0.0)
+        for (name, pid), used in self.last.items():
+            cores[name] += (used - self.first.get((name, pid), 0.0)) / wall
+        machine = (machine_cpu_seconds()[0] - self.machine_before) / wall
+        cores["rest of machine"] = max(machine - sum(cores.values()), 0.0)
+        cores["machine"] = machine
+        return cores
+
+
+def describe_cores(cores: dict[str, float]) -> str:
+    return ", ".join(f"{name} {used:.2f}" for name, used in cores.items())
+
+
+# -- profiles -------------------------------------------------------------------------------------
+
+
+def py_spy() -> str | None:
+    found = Path(sys.executable).parent / "py-spy"
+    return str(found) if found.exists() else None
+
+
+@contextmanager
+def profiled(pids: dict[str, int], seconds: float, out_dir: Path | None) -> Iterator[None]:
+    """py-spy records each process for ``seconds`` (collapsed stacks) while the body runs."""
+    executable = py_spy()
+    if out_dir is None or executable is None:
+        yield
+        return
+    out_dir.mkdir(parents=True, exist_ok=True)
+    recorders = [
+        subprocess.Popen(
+            [executable, "record", "--nonblocking", "--format", "raw", "-r", "50",
+             "-d", str(int(seconds)), "-p", str(pid), "-o", str(out_dir / f"{name}.txt")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name, pid in pids.items()
+    ]
+    try:
+        yield
+    finally:
+        for recorder in recorders:
+            try:
+                recorder.wait(seconds + 30)
+            except subprocess.TimeoutExpired:
+                recorder.kill()
+
+
+def top_functions(collapsed: Path, limit: int = 12) -> list[tuple[float, float, str]]:
+    """(inclusive %, self %, function) from py-spy's collapsed stacks, most inclusive first."""
+    inclusive: dict[str, int] = {}
+    own: dict[str, int] = {}
+    total = 0
+    for line in collapsed.read_text(errors="replace").splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not count_text.isdigit():
+            continue
+        count = int(count_text)
+        total += count
+        frames = [frame.split(" (")[0] + " " + frame.rsplit("/", 1)[-1].split(":")[0].rstrip(")")
+                  for frame in stack.split(";")]
+        for frame in set(frames):
+            inclusive[frame] = inclusive.get(frame, 0) + count
+        own[frames[-1]] = own.get(frames[-1], 0) + count
+    ranked = sorted(inclusive, key=lambda f: inclusive[f], reverse=True)[:limit]
+    return [(100 * inclusive[f] / total, 100 * own.get(f, 0) / total, f) for f in ranked if total]

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
@@ -37,13 +37,18 @@ import psycopg  # noqa: E402
 from bench._support import (  # noqa: E402
     Budget,
     Client,
+    CpuMeter,
+    Hall,
     Timings,
     describe_machine,
     hall,
     hall_env,
+    describe_cores,
     in_threads,
     print_machine,
     print_timings,
+    top_functions,
+    profiled,
     progress,
     throwaway_database,
     throwaway_vhost,
@@ -69,6 +74,8 @@ OWNERS = ("gzc", "jjc", "xxh", "hq", "bwc", "bmc", "cwc", "hkxy")
 # Mostly selective words, one that matches a tenth of the catalogue, one that matches nothing.
 QUERIES = ("装修", "网络", "证明", "经费", "保卫处", "借用", "开通", "审批", "公章", "不存在的事项")
 BATCH = 50
+RAW = "(a) raw psycopg ILIKE, same read model"
+RAW_AGAIN = "(a') raw psycopg again, at the end"
 SEARCH_SQL = (
     "SELECT item_id, name, department, trips, mode, version FROM catalogue.item_search"
     " WHERE TRUE AND (name ILIKE %s OR description ILIKE %s) ORDER BY department, name, item_id"
@@ -219,7 +226,7 @@ def run(args: argparse.Namespace) -> list[Timings]:
         port = running.gateway()
         eventually(lambda: relay_done(database_url), timeout=120, interval=0.5)
         progress(f"hits per query: {assert_same_hits(database_url, port)}")
-        return measure(args, app, database_url, port)
+        return measure(args, app, database_url, running)
 
 
 def catalogue_app(database_url: str, amqp_uri: str) -> CatalogueApplication:
@@ -229,27 +236,46 @@ def catalogue_app(database_url: str, amqp_uri: str) -> CatalogueApplication:
 
 
 def measure(
-    args: argparse.Namespace, app: CatalogueApplication, database_url: str, port: int
+    args: argparse.Namespace, app: CatalogueApplication, database_url: str, running: Hall
 ) -> list[Timings]:
     def budget() -> Budget:
         return Budget(args.requests, args.seconds)
 
-    rows = []
-    for row in (
-        lambda: raw_search(database_url, "(a) raw psycopg ILIKE, same read model", args.threads, budget),
-        lambda: app_search(app, args.threads, budget),
-        lambda: gateway_search(port, args.threads, budget),
-        lambda: raw_search(database_url, "(a') raw psycopg again, at the end", args.threads, budget),
-    ):
-        timings = row()
-        progress(f"{timings.name}: {timings.per_second:,.0f}/s, p99 {timings.p99_ms:.1f} ms")
-        rows.append(timings)
+    pids = {name: running.pid(name) for name in ("gateway", "catalogue")}
+    database = urlsplit(database_url).path.lstrip("/")
+
+    def metered(row: Callable[[], Timings]) -> Timings:
+        return with_cores(CpuMeter(pids, database), row)
+
+    rows = [
+        metered(lambda: raw_search(database_url, RAW, args.threads, budget)),
+        metered(lambda: app_search(app, args.threads, budget)),
+    ]
+    with profiled(pids, args.seconds, args.profile):
+        rows.append(metered(lambda: gateway_search(running.port, args.threads, budget)))
+    rows.append(metered(lambda: raw_search(database_url, RAW_AGAIN, args.threads, budget)))
     return rows
+
+
+def with_cores(meter: CpuMeter, row: Callable[[], Timings]) -> Timings:
+    meter.start()
+    timings = row()
+    timings.cores = meter.stop()
+    progress(f"{timings.name}: {timings.per_second:,.0f}/s, p99 {timings.p99_ms:.1f} ms; "
+             f"cores: {describe_cores(timings.cores)}")
+    return timings
 
 
 def baseline(rows: list[Timings]) -> float:
     # The machine is shared and noisy: (a) is taken first and last, ratios use their mean.
     return statistics.mean(row.per_second for row in rows if row.name.startswith("(a"))
+
+
+def print_profiles(directory: Path) -> None:
+    for collapsed in sorted(directory.glob("*.txt")):
+        print(f"\npy-spy, {collapsed.stem} (inclusive %, self %, function), during (c):")
+        for inclusive, own, function in top_functions(collapsed):
+            print(f"  {inclusive:5.1f} {own:5.1f}  {function}")
 
 
 def main() -> None:
@@ -258,10 +284,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8, help="concurrent searchers (8)")
     parser.add_argument("--requests", type=int, default=3000, help="requests per row at most")
     parser.add_argument("--seconds", type=float, default=20.0, help="seconds per row at most")
+    parser.add_argument("--profile", type=Path, help="py-spy the gateway and catalogue into DIR")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     rows = run(args)
     print_timings(rows, baseline(rows))
+    if args.profile is not None:
+        print_profiles(args.profile)
 
 
 if __name__ == "__main__":
