@@ -1,0 +1,37 @@
+"""An auditor at the terminal: onetrip-audit replay, verify and rebuild."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from services.audit import cli
+from tests.unit.audit.support import BWC_COMMENT, audit_application, renovation_story
+
+pytestmark = pytest.mark.integration
+
+
+def test_replay_prints_the_timeline_and_the_returned_state_and_verify_says_ok(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the seed story is in the ledger
+    story = renovation_story()
+    with audit_application(database_url, tmp_path / "checkpoint.json") as audit:
+        for event in story.events:
+            audit.consume(event)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    moment = story.returned_at + (story.resubmitted_at - story.returned_at) / 2
+
+    # When the auditor replays the case as of the day it was returned
+    assert cli.main(["replay", story.case_id, "--as-of", moment.isoformat()]) == 0
+    printed = capsys.readouterr().out
+
+    # Then the timeline ends with the return and the state carries 保卫处's comment
+    assert "case_returned" in printed and "case_resubmitted" not in printed
+    assert '"status": "returned"' in printed and BWC_COMMENT in printed
+
+    # And verify and rebuild succeed
+    assert cli.main(["verify"]) == 0
+    assert '"ok": true' in capsys.readouterr().out
+    assert cli.main(["rebuild"]) == 0
+    assert f"{len(story.events)} 条" in capsys.readouterr().out
