@@ -136,14 +136,14 @@ class ConsumingApplication(EventSourcedProjection[Any], OnetripApplication):
             )
         tracking = Tracking(application_name=event.service, notification_id=event.notification_id)
         for attempt in range(20):
-            if self.has_consumed(event.service, event.notification_id):
-                return False
             try:
                 self.process_event(event, tracking)
                 return True
             except IntegrityError:
-                # Either another instance recorded this very event (seen on the next
-                # loop) or it saved one of our aggregates first: reload and retry.
+                # The tracking row's key refuses a duplicate: nothing was written. Otherwise
+                # another writer saved one of our aggregates first: reload and retry.
+                if self.has_consumed(event.service, event.notification_id):
+                    return False
                 log.debug("conflict consuming %s, attempt %d", event.event_id, attempt + 1)
         raise IntegrityError(f"could not apply {event.type} {event.event_id} after 20 attempts")
 
