@@ -32,7 +32,11 @@ down:
 	-pkill -TERM -f 'onetrip-service' || true
 
 bench: install servers
-	$(PY) bench/backbone.py
+	for b in bench/backbone.py bench/catalogue.py bench/approval.py bench/notify.py bench/audit.py bench/pages.py; do \
+	  [ -f $$b ] && $(PY) $$b || exit 1; done
+
+compose-check: install
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
 
 lint: install
 	$(VENV)/bin/ruff check services shared tests bench
