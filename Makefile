@@ -33,7 +33,7 @@ down:
 
 bench: install servers
 	for b in bench/backbone.py bench/catalogue.py bench/approval.py bench/notify.py bench/audit.py bench/pages.py; do \
-	  [ -f $$b ] && $(PY) $$b || exit 1; done
+	  if [ -f $$b ]; then $(PY) $$b || exit 1; fi; done
 
 compose-check: install
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
