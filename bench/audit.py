@@ -13,6 +13,7 @@ On a throwaway database (dropped afterwards):
 The bulk of the ledger for (c) and (d) is written with COPY, each hash chained in Python by
 the rule of LEDGER.md, then extended through the application, so verify reads one chain.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,15 +34,15 @@ sys.path.insert(0, str(ROOT))
 warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
 os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
 
-import psycopg  # noqa: E402
-from psycopg import sql  # noqa: E402
+import psycopg
+from psycopg import sql
 
-from services.audit import ledger  # noqa: E402
-from services.audit.application import AuditApplication  # noqa: E402
-from shared.config import DEFAULTS, Database, Settings  # noqa: E402
-from shared.contracts import IntegrationEvent  # noqa: E402
-from shared.eventstore import application_env, ensure_schema  # noqa: E402
-from tests.unit.audit.support import generated_history  # noqa: E402
+from services.audit import ledger
+from services.audit.application import AuditApplication
+from shared.config import DEFAULTS, Database, Settings
+from shared.contracts import IntegrationEvent
+from shared.eventstore import application_env, ensure_schema
+from tests.unit.audit.support import generated_history
 
 
 def log(message: str) -> None:
@@ -58,15 +59,22 @@ def throwaway_database(base_url: str) -> Iterator[str]:
         yield base_url.rsplit("/", 1)[0] + "/" + name
     finally:
         with psycopg.connect(base.conninfo("postgres"), autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
 
 
 def raw_inserts(database_url: str, rows: int, text: str) -> float:
     with psycopg.connect(Database.from_url(database_url).conninfo(), autocommit=True) as conn:
-        conn.execute("CREATE TABLE IF NOT EXISTS raw_baseline (seq bigserial PRIMARY KEY, prev_hash text, hash text, event text)")
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS raw_baseline (seq bigserial PRIMARY KEY, prev_hash text, hash text, event text)"
+        )
         started = time.perf_counter()
         for _ in range(rows):
-            conn.execute("INSERT INTO raw_baseline (prev_hash, hash, event) VALUES (%s, %s, %s)", (ledger.GENESIS, ledger.GENESIS, text))
+            conn.execute(
+                "INSERT INTO raw_baseline (prev_hash, hash, event) VALUES (%s, %s, %s)",
+                (ledger.GENESIS, ledger.GENESIS, text),
+            )
         elapsed = time.perf_counter() - started
         conn.execute("DROP TABLE raw_baseline")
     return rows / elapsed
@@ -75,7 +83,10 @@ def raw_inserts(database_url: str, rows: int, text: str) -> float:
 def consume_rate(app: AuditApplication, events: list[IntegrationEvent], callers: int) -> float:
     chunks = [events[i::callers] for i in range(callers)]
     started = time.perf_counter()
-    threads = [threading.Thread(target=lambda chunk=chunk: [app.consume(e) for e in chunk]) for chunk in chunks]
+    threads = [
+        threading.Thread(target=lambda chunk=chunk: [app.consume(e) for e in chunk])
+        for chunk in chunks
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -87,9 +98,13 @@ def bulk_ledger(database_url: str, events: list[IntegrationEvent], entries: int)
     """Append ``entries`` rows with COPY, chained after the current head."""
     texts = [ledger.canonical_json(event.to_wire()) for event in events]
     with psycopg.connect(Database.from_url(database_url).conninfo()) as conn:
-        head = conn.execute("SELECT seq, hash FROM audit.ledger ORDER BY seq DESC LIMIT 1").fetchone()
+        head = conn.execute(
+            "SELECT seq, hash FROM audit.ledger ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
         seq, prev = head if head else (0, ledger.GENESIS)
-        with conn.cursor().copy("COPY audit.ledger (seq, prev_hash, hash, event) FROM STDIN") as copy:
+        with conn.cursor().copy(
+            "COPY audit.ledger (seq, prev_hash, hash, event) FROM STDIN"
+        ) as copy:
             for index in range(entries):
                 cycle, position = divmod(index, len(texts))
                 text = texts[position].replace('"case_id":"case-', f'"case_id":"c{cycle}-case-')
@@ -142,7 +157,9 @@ def main() -> None:
             app.close()
     raw = (raw_first + raw_last) / 2
     verify_rate = verified["entries"] / verify_seconds
-    print(f"load average: {os.getloadavg()[0]:.1f} (1 min) at the end; ledger entries: {verified['entries']:,}")
+    print(
+        f"load average: {os.getloadavg()[0]:.1f} (1 min) at the end; ledger entries: {verified['entries']:,}"
+    )
     print(f"{'row':<48} {'per second':>12} {'÷ raw INSERT':>13}")
     for label, rate in [
         ("(a)  raw INSERT, one row per commit", raw_first),
@@ -152,9 +169,11 @@ def main() -> None:
         ("(a') raw INSERT again", raw_last),
     ]:
         print(f"{label:<48} {rate:>12,.0f} {rate / raw:>13.2f}")
-    print(f"(c)  verify took {verify_seconds:.2f} s; (d) replay of one case ({len(history['events'])} events"
-          f" among {verified['entries']:,}): median {statistics.median(replay_ms):.1f} ms,"
-          f" max {max(replay_ms):.1f} ms; tail appends {appends_tail:,.0f}/s")
+    print(
+        f"(c)  verify took {verify_seconds:.2f} s; (d) replay of one case ({len(history['events'])} events"
+        f" among {verified['entries']:,}): median {statistics.median(replay_ms):.1f} ms,"
+        f" max {max(replay_ms):.1f} ms; tail appends {appends_tail:,.0f}/s"
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """The audit application: the ledger, verify, replay, supervision, 好差评 and experience checks."""
+
 from __future__ import annotations
 
 import json
@@ -7,14 +8,13 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-from eventsourcing.application import ProcessingEvent
+from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import IntegrityError, Tracking
-from eventsourcing.application import AggregateNotFoundError
-from psycopg import Connection, Cursor, sql
+from psycopg import Connection, Cursor
 
 from services.audit import ledger, supervision
 from services.audit.checkpoint import CheckpointFile, CheckpointForgedError
@@ -63,7 +63,7 @@ class AuditApplication(ConsumingApplication):
         tracking = Tracking(application_name=event.service, notification_id=event.notification_id)
         for _ in range(20):
             try:
-                self.process_event(event, tracking)
+                self.process_event(event, tracking)  # type: ignore[arg-type]
                 return True
             except IntegrityError:
                 if self.has_consumed(event.service, event.notification_id):
@@ -120,7 +120,9 @@ class AuditApplication(ConsumingApplication):
             return result
         if result.entries < checkpoint.seq:
             reason = f"账本末尾的记录被删除：检查点记录了 {checkpoint.seq} 条，现只有 {result.entries} 条"
-            return ledger.Verification(False, result.entries, result.head, result.entries + 1, reason)
+            return ledger.Verification(
+                False, result.entries, result.head, result.entries + 1, reason
+            )
         stored = ledger.entry_at(conn, self.schema, checkpoint.seq)
         if stored is None or stored[1] != checkpoint.hash:
             reason = f"第 {checkpoint.seq} 条记录的哈希与已签名的检查点不符，此前的记录被重写"
@@ -131,7 +133,9 @@ class AuditApplication(ConsumingApplication):
         """Verify only what was appended since the signed head, then sign the new head."""
         checkpoint_file = CheckpointFile(self.ledger_name)
         checkpoint = checkpoint_file.read()
-        start_seq, start_hash = (checkpoint.seq, checkpoint.hash) if checkpoint else (0, ledger.GENESIS)
+        start_seq, start_hash = (
+            (checkpoint.seq, checkpoint.hash) if checkpoint else (0, ledger.GENESIS)
+        )
         with self._connection() as conn:
             if checkpoint is not None:
                 stored = ledger.entry_at(conn, self.schema, checkpoint.seq)
@@ -141,7 +145,11 @@ class AuditApplication(ConsumingApplication):
             result = ledger.verify_rows(rows, start_seq, start_hash)
         if result.ok and result.entries:
             checkpoint_file.advance(start_seq + result.entries, result.head)
-        return {"ok": result.ok, "first_bad_seq": result.first_bad_seq, "seq": start_seq + result.entries}
+        return {
+            "ok": result.ok,
+            "first_bad_seq": result.first_bad_seq,
+            "seq": start_seq + result.entries,
+        }
 
     def entries(self) -> int:
         with self._connection() as conn:
@@ -150,7 +158,7 @@ class AuditApplication(ConsumingApplication):
     # -- replay --------------------------------------------------------------------------
 
     def case_history(self, case_id: str, as_of: str | None = None) -> dict[str, Any]:
-        cutoff = parse_moment(as_of) if as_of else datetime.now(timezone.utc)
+        cutoff = parse_moment(as_of) if as_of else datetime.now(UTC)
         with self._connection() as conn:
             rows = ledger.case_entries(conn, self.schema, case_id)
         if not rows:
@@ -159,13 +167,13 @@ class AuditApplication(ConsumingApplication):
         shown = sorted(
             (entry for entry in entries if parse_moment(entry["at"]) <= cutoff), key=_timeline_order
         )
-        intact = all([entry.pop("_intact") for entry in shown])
+        intact = [entry.pop("_intact") for entry in shown]
         return {
             "case_id": case_id,
             "as_of": cutoff.isoformat(),
             "events": shown,
             "state": rebuild_case(shown),
-            "intact": intact,
+            "intact": all(intact),
         }
 
     # -- supervision ---------------------------------------------------------------------
@@ -213,8 +221,12 @@ class AuditApplication(ConsumingApplication):
     # -- 好差评 ---------------------------------------------------------------------------
 
     def ratings(self, department: str | None = None, now: datetime | None = None) -> dict[str, Any]:
-        moment = now or datetime.now(timezone.utc)
-        views = [r.view(moment) for r in self._rectifications() if not department or r.department == department]
+        moment = now or datetime.now(UTC)
+        views = [
+            r.view(moment)
+            for r in self._rectifications()
+            if not department or r.department == department
+        ]
         return {"ratings": sorted(views, key=lambda view: view["rated_at"], reverse=True)}
 
     def rectify(
@@ -230,7 +242,7 @@ class AuditApplication(ConsumingApplication):
             raise InvalidError(f"未知的整改操作：{action}")
         if action in ("complete", "request_invalid") and not text.strip():
             raise InvalidError("请填写整改答复或申请理由")
-        at = (now or datetime.now(timezone.utc)).isoformat()
+        at = (now or datetime.now(UTC)).isoformat()
 
         def command() -> dict[str, Any]:
             rectification = self._rectification(rating_id)
@@ -241,7 +253,7 @@ class AuditApplication(ConsumingApplication):
         return retry_on_conflict(command)
 
     def flag_overdue_rectifications(self, now: datetime | None = None) -> int:
-        moment = now or datetime.now(timezone.utc)
+        moment = now or datetime.now(UTC)
         flagged = [r for r in self._rectifications() if r.flag_overdue(moment)]
         if flagged:
             self.save(*flagged)
@@ -273,14 +285,18 @@ class AuditApplication(ConsumingApplication):
         now: datetime | None = None,
     ) -> dict[str, Any]:
         item = self._item(item_id)
-        at = (now or datetime.now(timezone.utc)).isoformat()
+        at = (now or datetime.now(UTC)).isoformat()
         check_id = str(uuid.uuid4())
 
         def command() -> dict[str, Any]:
             checks = self._get_or_none(item_checks_id(item_id)) or ItemChecks(item_id)
             checks.record(check_id, checker, trips, minutes, findings, actor, at)
             self.save(checks)
-            return {**checks.checks[-1], "trips_promised": item.get("trips"), "item_name": item.get("name")}
+            return {
+                **checks.checks[-1],
+                "trips_promised": item.get("trips"),
+                "item_name": item.get("name"),
+            }
 
         return retry_on_conflict(command)
 
@@ -311,10 +327,16 @@ class AuditApplication(ConsumingApplication):
         if describe is None:
             return None
         wire_type, actor_field = describe
-        data = {key: value for key, value in domain_event.__dict__.items() if not key.startswith("originator")}
+        data = {
+            key: value
+            for key, value in domain_event.__dict__.items()
+            if not key.startswith("originator")
+        }
         data.pop("timestamp", None)
         data["aggregate"] = str(domain_event.originator_id)
-        return Publication(wire_type, json.loads(json.dumps(data, default=str)), data.get(actor_field))
+        return Publication(
+            wire_type, json.loads(json.dumps(data, default=str)), data.get(actor_field)
+        )
 
     def _get_or_none(self, aggregate_id: uuid.UUID) -> Any:
         try:
@@ -350,7 +372,9 @@ PUBLICATIONS: dict[str, tuple[str, str]] = {
 }
 
 
-def _act(rectification: Rectification, action: str, actor: str, department: str, text: str, at: str) -> None:
+def _act(
+    rectification: Rectification, action: str, actor: str, department: str, text: str, at: str
+) -> None:
     if action == "start":
         rectification.start(actor, department, at)
     elif action == "complete":
@@ -373,9 +397,11 @@ def _item_checks(item: dict[str, Any], checks: ItemChecks | None) -> dict[str, A
 
 def parse_moment(value: str) -> datetime:
     try:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(str(value))
     except ValueError:
-        raise InvalidError(f"不是有效的时间：{value}（请用 ISO 8601，如 2026-11-27T10:00:00+08:00）") from None
+        raise InvalidError(
+            f"不是有效的时间：{value}（请用 ISO 8601，如 2026-11-27T10:00:00+08:00）"
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=SHANGHAI)
 
 
@@ -409,5 +435,8 @@ def rebuild_case(entries: list[dict[str, Any]]) -> dict[str, Any] | None:
     )
     if not case_events or case_events[0]["type"] != "case_submitted":
         return None
-    state = fold({"type": e["type"], "data": e["data"], "occurred_at": e["at"], "actor": e["actor"]} for e in case_events)
+    state = fold(
+        {"type": e["type"], "data": e["data"], "occurred_at": e["at"], "actor": e["actor"]}
+        for e in case_events
+    )
     return Case.model_validate(state).model_dump(mode="json") if state is not None else None

@@ -5,6 +5,7 @@ signed head per ledger database: ``{"ledgers": {"<db>": {"seq", "hash", "at", "s
 The signature is HMAC-SHA256 with ``ONETRIP_AUDIT_KEY`` (else ``ONETRIP_SECRET_KEY``) over
 ``"<db>:<seq>:<hash>"``. It only moves forward.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -12,7 +13,7 @@ import hmac
 import json
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +70,7 @@ class CheckpointFile:
         ledgers[self.ledger] = {
             "seq": seq,
             "hash": head,
-            "at": datetime.now(timezone.utc).isoformat(),
+            "at": datetime.now(UTC).isoformat(),
             "signature": signature(self.ledger, seq, head, self.key),
         }
         self._write({"ledgers": ledgers})

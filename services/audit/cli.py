@@ -1,11 +1,12 @@
 """``onetrip-audit``: replay a case, verify the ledger, rebuild the supervision read models.
 
-    onetrip-audit replay CASE_ID [--as-of 2026-11-27T10:00:00+08:00] [--json]
-    onetrip-audit verify
-    onetrip-audit rebuild
-    onetrip-audit departments [--from TIME] [--to TIME]
-    onetrip-audit report [--from TIME] [--to TIME] [-o report.xlsx]
+onetrip-audit replay CASE_ID [--as-of 2026-11-27T10:00:00+08:00] [--json]
+onetrip-audit verify
+onetrip-audit rebuild
+onetrip-audit departments [--from TIME] [--to TIME]
+onetrip-audit report [--from TIME] [--to TIME] [-o report.xlsx]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -75,7 +76,9 @@ def render_history(history: dict[str, Any]) -> str:
     lines = [f"办件 {history['case_id']}，截至 {history['as_of']}", ""]
     for event in history["events"]:
         actor = event["actor"] or "系统"
-        lines.append(f"#{event['seq']:<8} {event['at']}  {event['type']:<22} {actor}  {_summary(event['data'])}")
+        lines.append(
+            f"#{event['seq']:<8} {event['at']}  {event['type']:<22} {actor}  {_summary(event['data'])}"
+        )
     state = history["state"]
     lines += ["", "状态：" + ("（尚未提交）" if state is None else "")]
     if state is not None:

@@ -1,4 +1,5 @@
 """好差评 rectifications and experience checks (实际体验检查): aggregates with past-tense events."""
+
 from __future__ import annotations
 
 import uuid

@@ -7,6 +7,7 @@ recorder in the same transaction as the tracking record, so an event is appended
 exactly once. ``seq`` is given by a single writer: the transaction takes an advisory
 lock, reads the chain head and appends after it, whichever instance it runs in.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -130,7 +131,7 @@ class Verification:
 
 Row = tuple[int, bytes, bytes, bytes]  # seq, prev_hash, hash, event (UTF-8)
 COPY_ESCAPES = {b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"v": b"\v"}
-COPY_ESCAPE = re.compile(rb"\\(.)", re.S)
+COPY_ESCAPE = re.compile(rb"\\(.)", re.DOTALL)
 
 
 def stream_rows(conn: psycopg.Connection[Any], schema: str, after_seq: int = 0) -> Iterator[Row]:
@@ -145,7 +146,12 @@ def stream_rows(conn: psycopg.Connection[Any], schema: str, after_seq: int = 0) 
             pending = lines.pop()
             for line in lines:
                 seq, prev_hash, stored_hash, event = line.split(b"\t")
-                yield int(seq), prev_hash, stored_hash, _unescape(event) if b"\\" in event else event
+                yield (
+                    int(seq),
+                    prev_hash,
+                    stored_hash,
+                    _unescape(event) if b"\\" in event else event,
+                )
 
 
 def _unescape(field: bytes) -> bytes:
@@ -172,10 +178,14 @@ def _bad(seq: int, good: int, head: bytes, reason: str) -> Verification:
 
 
 def entry_at(conn: psycopg.Connection[Any], schema: str, seq: int) -> tuple[str, str] | None:
-    row = conn.cursor(row_factory=tuple_row).execute(
-        sql.SQL("SELECT prev_hash, hash FROM {} WHERE seq = %s").format(ledger_table(schema)),
-        (seq,),
-    ).fetchone()
+    row = (
+        conn.cursor(row_factory=tuple_row)
+        .execute(
+            sql.SQL("SELECT prev_hash, hash FROM {} WHERE seq = %s").format(ledger_table(schema)),
+            (seq,),
+        )
+        .fetchone()
+    )
     return (row[0], row[1]) if row else None
 
 

@@ -1,4 +1,5 @@
 """``report.xlsx``: one sheet per measure with departments ranked, and the multi-trip exceptions."""
+
 from __future__ import annotations
 
 import io
@@ -55,7 +56,9 @@ def report_workbook(
     return buffer.getvalue()
 
 
-def _school_sheet(sheet: Worksheet, from_: str | None, to: str | None, measures: dict[str, Any]) -> None:
+def _school_sheet(
+    sheet: Worksheet, from_: str | None, to: str | None, measures: dict[str, Any]
+) -> None:
     sheet.title = "全校指标"
     sheet.append(["统计区间", from_ or "不限", to or "不限"])
     _header(sheet, ["指标", "数值"])
@@ -78,7 +81,9 @@ def _ranking_sheet(
             sheet.append(["—", code, department_name(code), None, department["cases"]])
 
 
-def _ranking_key(measure: str, higher_is_better: bool) -> Callable[[dict[str, Any]], tuple[float, str]]:
+def _ranking_key(
+    measure: str, higher_is_better: bool
+) -> Callable[[dict[str, Any]], tuple[float, str]]:
     def key(department: dict[str, Any]) -> tuple[float, str]:
         value = float(department[measure])
         return (-value if higher_is_better else value, department["department"])

@@ -29,7 +29,9 @@ class Request(BaseModel):
 class CheckRequest(Request):
     actor: Annotated[str, Field(min_length=1, max_length=100)]
     item_id: Annotated[str, Field(min_length=1, max_length=100)]
-    checker: Annotated[str, Field(min_length=1, max_length=100, description="体验人（教职工或学生）")]
+    checker: Annotated[
+        str, Field(min_length=1, max_length=100, description="体验人（教职工或学生）")
+    ]
     trips: Annotated[int, Field(ge=0, le=50, description="实际跑动次数")]
     minutes: Annotated[int, Field(ge=0, le=100_000, description="实际耗时（分钟）")]
     findings: Annotated[str, Field(max_length=5_000)] = ""

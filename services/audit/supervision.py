@@ -8,6 +8,7 @@ median_hours, trips_per_case, one_trip_rate, ratings, rectifications) and for it
 approval nodes (returns it made, its overdue nodes). "closed" means 办结: approved or
 rejected; a withdrawn case is not the hall's result. All rates are 0..1.
 """
+
 from __future__ import annotations
 
 import json
@@ -104,7 +105,10 @@ def is_case_fact_event(event: Mapping[str, Any]) -> bool:
 
 
 def is_item_fact_event(event: Mapping[str, Any]) -> bool:
-    return event.get("service") == "catalogue" and event["type"] in ("item_published", "item_retired")
+    return event.get("service") == "catalogue" and event["type"] in (
+        "item_published",
+        "item_retired",
+    )
 
 
 def _count(counts: dict[str, int], key: str) -> None:
@@ -124,9 +128,9 @@ def create_statements(schema: str) -> list[sql.Composed]:
             "CREATE TABLE IF NOT EXISTS {} (case_id text PRIMARY KEY,"
             " submitted_at timestamptz, facts jsonb NOT NULL)"
         ).format(_table(schema, "case_facts")),
-        sql.SQL(
-            "CREATE INDEX IF NOT EXISTS case_facts_submitted_idx ON {} (submitted_at)"
-        ).format(_table(schema, "case_facts")),
+        sql.SQL("CREATE INDEX IF NOT EXISTS case_facts_submitted_idx ON {} (submitted_at)").format(
+            _table(schema, "case_facts")
+        ),
         sql.SQL(
             "CREATE TABLE IF NOT EXISTS {} (item_id text PRIMARY KEY, facts jsonb NOT NULL)"
         ).format(_table(schema, "item_facts")),
@@ -184,21 +188,23 @@ def _fold_batch(curs: Cursor[Any], schema: str, events: list[dict[str, Any]]) ->
     case_events = [event for event in events if is_case_fact_event(event)]
     item_events = [event for event in events if is_item_fact_event(event)]
     if case_events:
-        cases = _load(curs, schema, "case_facts", "case_id", {e["data"]["case_id"] for e in case_events})
+        cases = _load(
+            curs, schema, "case_facts", "case_id", {e["data"]["case_id"] for e in case_events}
+        )
         for event in case_events:
             case_id = event["data"]["case_id"]
             apply_case_event(cases.setdefault(case_id, new_case_facts(case_id)), event)
         _store_cases(curs, schema, cases)
     if item_events:
-        items = _load(curs, schema, "item_facts", "item_id", {e["data"]["item_id"] for e in item_events})
+        items = _load(
+            curs, schema, "item_facts", "item_id", {e["data"]["item_id"] for e in item_events}
+        )
         for event in item_events:
             apply_item_event(items.setdefault(event["data"]["item_id"], {}), event)
         _store_items(curs, schema, items)
 
 
-def _load(
-    curs: Cursor[Any], schema: str, table: str, key: str, ids: set[str]
-) -> dict[str, Facts]:
+def _load(curs: Cursor[Any], schema: str, table: str, key: str, ids: set[str]) -> dict[str, Facts]:
     query = sql.SQL("SELECT {}, facts FROM {} WHERE {} = ANY(%s)").format(
         sql.Identifier(key), _table(schema, table), sql.Identifier(key)
     )
@@ -213,7 +219,10 @@ def _store_cases(curs: Cursor[Any], schema: str, cases: dict[str, Facts]) -> Non
             " ON CONFLICT (case_id) DO UPDATE"
             " SET submitted_at = EXCLUDED.submitted_at, facts = EXCLUDED.facts"
         ).format(_table(schema, "case_facts")),
-        [(case_id, _optional_moment(facts["submitted_at"]), Jsonb(facts)) for case_id, facts in cases.items()],
+        [
+            (case_id, _optional_moment(facts["submitted_at"]), Jsonb(facts))
+            for case_id, facts in cases.items()
+        ],
     )
 
 
@@ -309,7 +318,9 @@ def school_measures(
     published = [item for item in items if item.get("published")]
     return {
         "items_published": len(published),
-        "online_rate": _ratio(sum(item.get("mode") == "online" for item in published), len(published)),
+        "online_rate": _ratio(
+            sum(item.get("mode") == "online" for item in published), len(published)
+        ),
         "cases": len(cases),
         "closed": len(closed),
         "zero_trip_rate": _ratio(sum(facts["trips"] == 0 for facts in closed), len(closed)),

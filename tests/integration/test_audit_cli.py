@@ -1,4 +1,5 @@
 """An auditor at the terminal: onetrip-audit replay, verify and rebuild."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,7 +13,10 @@ pytestmark = pytest.mark.integration
 
 
 def test_replay_prints_the_timeline_and_the_returned_state_and_verify_says_ok(
-    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     # Given the seed story is in the ledger
     story = renovation_story()

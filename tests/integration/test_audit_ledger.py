@@ -1,6 +1,7 @@
 """The ledger holds every event once, in a chain anyone can recompute; verify names the
 first entry an edit, deletion, swap or cut-off tail made directly in PostgreSQL spoils;
 a replay rebuilds the case as it stood at any moment."""
+
 from __future__ import annotations
 
 import json
@@ -59,7 +60,11 @@ def test_the_seed_story_is_in_the_ledger_in_order_verifies_and_replays_at_any_mo
     # Then the ledger holds each of them once, in the order received, and verifies
     assert audit.entries() == len(story.events)
     first = audit.verify()
-    assert (first["ok"], first["entries"], first["first_bad_seq"]) == (True, len(story.events), None)
+    assert (first["ok"], first["entries"], first["first_bad_seq"]) == (
+        True,
+        len(story.events),
+        None,
+    )
     # And its head is now signed outside the database
     assert audit.verify()["checkpoint"] == {"seq": len(story.events), "hash": first["head"]}
     history = audit.case_history(story.case_id)
@@ -86,7 +91,9 @@ def test_the_seed_story_is_in_the_ledger_in_order_verifies_and_replays_at_any_mo
     assert replayed["intact"] is True
 
 
-def test_a_redelivered_event_is_appended_once(audit: AuditApplication, story: RenovationStory) -> None:
+def test_a_redelivered_event_is_appended_once(
+    audit: AuditApplication, story: RenovationStory
+) -> None:
     # Given the first three events are in the ledger
     consume_all(audit, story.events[:3])
     # When the broker delivers the second one again
@@ -109,7 +116,7 @@ def test_an_edited_row_is_named(twenty: AuditApplication, database_url: str) -> 
     # When someone changes who acted in entry 7, directly in PostgreSQL
     sql(
         database_url,
-        "UPDATE audit.ledger SET event = replace(event, '\"actor\":\"', '\"actor\":\"篡改-') WHERE seq = 7",
+        'UPDATE audit.ledger SET event = replace(event, \'"actor":"\', \'"actor":"篡改-\') WHERE seq = 7',
     )
     # Then verify fails at entry 7
     result = twenty.verify()
@@ -163,9 +170,12 @@ def test_a_rewritten_chain_is_caught_by_the_signed_checkpoint(
         rows = conn.execute("SELECT seq, event FROM audit.ledger ORDER BY seq").fetchall()
         prev = "0" * 64
         for seq, event in rows:
-            text = event.replace("\"actor\":\"", "\"actor\":\"篡改-") if seq == 2 else event
+            text = event.replace('"actor":"', '"actor":"篡改-') if seq == 2 else event
             digest = recompute(prev, text)
-            conn.execute("UPDATE audit.ledger SET event=%s, prev_hash=%s, hash=%s WHERE seq=%s", (text, prev, digest, seq))
+            conn.execute(
+                "UPDATE audit.ledger SET event=%s, prev_hash=%s, hash=%s WHERE seq=%s",
+                (text, prev, digest, seq),
+            )
             prev = digest
     # Then the chain alone looks fine but the signed head no longer matches
     result = twenty.verify()
@@ -184,9 +194,11 @@ def test_a_forged_checkpoint_is_refused(twenty: AuditApplication, tmp_path: Path
     assert result["ok"] is False and "签名" in result["reason"]
 
 
-def test_the_documented_rule_recomputes_the_head(twenty: AuditApplication, database_url: str) -> None:
+def test_the_documented_rule_recomputes_the_head(
+    twenty: AuditApplication, database_url: str
+) -> None:
     # Given the snippet in LEDGER.md, run as an outsider would, on the rows read from PostgreSQL
-    snippet = re.search(r"```python\n(.*?)```", LEDGER_MD.read_text(encoding="utf-8"), re.S)
+    snippet = re.search(r"```python\n(.*?)```", LEDGER_MD.read_text(encoding="utf-8"), re.DOTALL)
     assert snippet is not None
     namespace: dict[str, object] = {}
     exec(snippet.group(1), namespace)  # noqa: S102
@@ -212,7 +224,11 @@ def test_replay_before_the_submission_has_no_state_and_a_bad_time_is_refused(
     consume_all(audit, story.events[:5])
     before = story.events[0].occurred_at - timedelta(minutes=1)
     assert audit.case_history(story.case_id, as_of=before.isoformat()) | {"as_of": None} == {
-        "case_id": story.case_id, "as_of": None, "events": [], "state": None, "intact": True,
+        "case_id": story.case_id,
+        "as_of": None,
+        "events": [],
+        "state": None,
+        "intact": True,
     }
     from shared.errors import InvalidError, NotFoundError
 

@@ -1,5 +1,6 @@
 """The audit service on the real bus: killed in the middle of a burst, restarted, and every
 event is in the ledger exactly once, in a chain that verifies; replay and verify over RPC."""
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,11 @@ def publish_all(amqp_uri: str, events: list[IntegrationEvent]) -> None:
         for event in events:
             producer.publish(
                 json.dumps(event.to_wire(), ensure_ascii=False).encode("utf-8"),
-                exchange=exchange, routing_key=event.type, content_type="application/json",
-                content_encoding="utf-8", delivery_mode=2,
+                exchange=exchange,
+                routing_key=event.type,
+                content_type="application/json",
+                content_encoding="utf-8",
+                delivery_mode=2,
             )
 
 
@@ -43,7 +47,9 @@ def ledger_count(database_url: str) -> int:
 
 def appended_event_ids(database_url: str) -> list[str]:
     with psycopg.connect(database_url) as conn:
-        rows = conn.execute("SELECT (event::jsonb)->>'event_id' FROM audit.ledger ORDER BY seq").fetchall()
+        rows = conn.execute(
+            "SELECT (event::jsonb)->>'event_id' FROM audit.ledger ORDER BY seq"
+        ).fetchall()
     return [row[0] for row in rows]
 
 
@@ -51,7 +57,9 @@ def test_killed_mid_burst_and_restarted_every_event_is_in_the_ledger_once(
     processes: ProcessGroup, service_env: dict[str, str], database_url: str, tmp_path: Path
 ) -> None:
     checkpoint = str(tmp_path / "audit-checkpoint.json")
-    audit = processes.start("audit", ONETRIP_AUDIT_CHECKPOINT=checkpoint).wait_for_queue(APPROVAL_QUEUE)
+    audit = processes.start("audit", ONETRIP_AUDIT_CHECKPOINT=checkpoint).wait_for_queue(
+        APPROVAL_QUEUE
+    )
     # Given a burst of 1,000 approval events on the bus
     events = generated_history(130)[:1000]
     assert len(events) == 1000
@@ -81,9 +89,9 @@ def test_killed_mid_burst_and_restarted_every_event_is_in_the_ledger_once(
 def test_replay_and_verify_over_rpc_from_events_published_on_the_bus(
     processes: ProcessGroup, service_env: dict[str, str], database_url: str, tmp_path: Path
 ) -> None:
-    processes.start(
-        "audit", ONETRIP_AUDIT_CHECKPOINT=str(tmp_path / "cp.json")
-    ).wait_for_queue(APPROVAL_QUEUE)
+    processes.start("audit", ONETRIP_AUDIT_CHECKPOINT=str(tmp_path / "cp.json")).wait_for_queue(
+        APPROVAL_QUEUE
+    )
     # Given the seed story's events, each published as the approval relay would
     story = renovation_story()
     for event in story.events:

@@ -1,5 +1,6 @@
 """Supervision figures from the ledger equal figures computed from the raw events; 好差评
 rectifications run their course; experience checks sit beside the promised trips."""
+
 from __future__ import annotations
 
 import io
@@ -44,7 +45,9 @@ def delivered_out_of_order(events: list[IntegrationEvent], seed: int = 3) -> lis
 # -- the independent computation, straight from the raw events --------------------------------
 
 
-def expected_departments(events: list[IntegrationEvent], start: datetime, end: datetime) -> dict[str, dict[str, Any]]:
+def expected_departments(
+    events: list[IntegrationEvent], start: datetime, end: datetime
+) -> dict[str, dict[str, Any]]:
     by_case: dict[str, list[IntegrationEvent]] = defaultdict(list)
     for event in events:
         by_case[event.data["case_id"]].append(event)
@@ -55,7 +58,18 @@ def expected_departments(events: list[IntegrationEvent], start: datetime, end: d
         if not start <= datetime.fromisoformat(submitted.data["submitted_at"]) < end:
             continue
         lead = submitted.data["department"]
-        statuses = [e for e in case_events if e.type in ("case_approved", "case_rejected", "case_withdrawn", "case_returned", "case_resubmitted")]
+        statuses = [
+            e
+            for e in case_events
+            if e.type
+            in (
+                "case_approved",
+                "case_rejected",
+                "case_withdrawn",
+                "case_returned",
+                "case_resubmitted",
+            )
+        ]
         final = statuses[-1].type if statuses else "case_submitted"
         trips = sum(e.type == "trip_recorded" for e in case_events)
         scores = [e.data["score"] for e in case_events if e.type == "case_rated"]
@@ -63,7 +77,10 @@ def expected_departments(events: list[IntegrationEvent], start: datetime, end: d
         row["cases"].append(1)
         row["trips"].append(trips)
         if final in ("case_approved", "case_rejected"):
-            hours = (datetime.fromisoformat(statuses[-1].data["closed_at"]) - datetime.fromisoformat(submitted.data["submitted_at"])).total_seconds() / 3600
+            hours = (
+                datetime.fromisoformat(statuses[-1].data["closed_at"])
+                - datetime.fromisoformat(submitted.data["submitted_at"])
+            ).total_seconds() / 3600
             row["closed_hours"].append(hours)
             row["closed_trips"].append(trips)
             row["approved"].append(final == "case_approved")
@@ -95,7 +112,10 @@ def _figures(department: str, row: dict[str, list[Any]]) -> dict[str, Any]:
 
 
 def approx(figures: dict[str, Any]) -> dict[str, Any]:
-    return {key: pytest.approx(value, abs=1e-4) if isinstance(value, float) else value for key, value in figures.items()}
+    return {
+        key: pytest.approx(value, abs=1e-4) if isinstance(value, float) else value
+        for key, value in figures.items()
+    }
 
 
 # -- the stories -------------------------------------------------------------------------------
@@ -130,13 +150,29 @@ def test_figures_for_500_cases_equal_the_raw_events_and_a_rebuild_gives_the_same
     assert measures["bad_reviews"] == sum(row["bad_reviews"] for row in live)
 
 
-def rated(case_id: str, score: int, at: datetime, version: int = 20, notification_id: int = 1) -> IntegrationEvent:
+def rated(
+    case_id: str, score: int, at: datetime, version: int = 20, notification_id: int = 1
+) -> IntegrationEvent:
     return IntegrationEvent.build(
-        type="case_rated", service="approval", aggregate_id=f"uuid-{case_id}", aggregate_version=version,
-        notification_id=notification_id, occurred_at=at, actor="teacher1",
-        data={"case_id": case_id, "item_id": "gongfang-zhuangxiu", "item_name": "公房装修改造申请",
-              "applicant": "teacher1", "lead_department": "gzc", "departments": ["gzc"],
-              "at": at.isoformat(), "score": score, "comment": "审批太慢，跑了两趟", "bad_review": score <= 2},
+        type="case_rated",
+        service="approval",
+        aggregate_id=f"uuid-{case_id}",
+        aggregate_version=version,
+        notification_id=notification_id,
+        occurred_at=at,
+        actor="teacher1",
+        data={
+            "case_id": case_id,
+            "item_id": "gongfang-zhuangxiu",
+            "item_name": "公房装修改造申请",
+            "applicant": "teacher1",
+            "lead_department": "gzc",
+            "departments": ["gzc"],
+            "at": at.isoformat(),
+            "score": score,
+            "comment": "审批太慢，跑了两趟",
+            "bad_review": score <= 2,
+        },
     )
 
 
@@ -148,14 +184,24 @@ def test_a_bad_review_opens_a_rectification_that_gzc_answers(audit: AuditApplica
 
     # Then one rectification awaits 国资处, due five working days later (国庆 skipped: 9-28, 9-29, 9-30, 10-8, 10-9)
     [rating] = audit.ratings()["ratings"]
-    assert rating["rating_id"] == "case-li" and rating["department"] == "gzc" and rating["score"] == 2
+    assert (
+        rating["rating_id"] == "case-li" and rating["department"] == "gzc" and rating["score"] == 2
+    )
     assert rating["rectification"]["status"] == "awaiting"
     assert rating["rectification"]["deadline"] == "2026-10-09T23:59:59+08:00"
 
     # When 国资处 starts and answers it
-    audit.rectify("case-li", "start", actor="gzc", actor_department="gzc", now=friday + timedelta(days=3))
-    done = audit.rectify("case-li", "complete", actor="gzc", actor_department="gzc",
-                         text="已优化流程，改为并联审批", now=friday + timedelta(days=4))
+    audit.rectify(
+        "case-li", "start", actor="gzc", actor_department="gzc", now=friday + timedelta(days=3)
+    )
+    done = audit.rectify(
+        "case-li",
+        "complete",
+        actor="gzc",
+        actor_department="gzc",
+        text="已优化流程，改为并联审批",
+        now=friday + timedelta(days=4),
+    )
 
     # Then it is done with the reply, and it is no longer open
     assert done["rectification"]["status"] == "done"
@@ -176,8 +222,12 @@ def test_a_review_ruled_invalid_and_an_overdue_one(audit: AuditApplication) -> N
     audit.consume(rated("case-b", 2, monday, notification_id=2))
 
     # When 国资处 asks to rule the first review invalid and 纪委 grants it
-    audit.rectify("case-a", "request_invalid", actor="gzc", actor_department="gzc", text="评价与本事项无关")
-    ruled = audit.rectify("case-a", "rule_invalid", actor="discipline", actor_department="jw", text="属实，评价无效")
+    audit.rectify(
+        "case-a", "request_invalid", actor="gzc", actor_department="gzc", text="评价与本事项无关"
+    )
+    ruled = audit.rectify(
+        "case-a", "rule_invalid", actor="discipline", actor_department="jw", text="属实，评价无效"
+    )
     assert ruled["rectification"]["status"] == "ruled_invalid"
 
     # When the second is left untouched past its deadline
@@ -201,7 +251,9 @@ def test_an_experience_check_sits_beside_the_promised_trips_and_the_report_lists
         audit.consume(event)
 
     # When 纪委 records that a student actually needed two trips and 90 minutes
-    check = audit.record_check("discipline", "gongfang-zhuangxiu", "张同学", 2, 90, "需到现场提交纸质图纸")
+    check = audit.record_check(
+        "discipline", "gongfang-zhuangxiu", "张同学", 2, 90, "需到现场提交纸质图纸"
+    )
 
     # Then the check is shown beside the promise
     assert check["trips"] == 2 and check["trips_promised"] == 0
@@ -215,10 +267,16 @@ def test_an_experience_check_sits_beside_the_promised_trips_and_the_report_lists
     book = load_workbook(io.BytesIO(audit.report(None, None)))
 
     # Then there is a sheet per measure and every multi-trip case is listed as an exception
-    assert {"全校指标", "最多跑一趟比例", "平均评分", "差评数", "跑动多次办件"} <= set(book.sheetnames)
+    assert {"全校指标", "最多跑一趟比例", "平均评分", "差评数", "跑动多次办件"} <= set(
+        book.sheetnames
+    )
     trips = Counter(e.data["case_id"] for e in events if e.type == "trip_recorded")
     listed = [row[0] for row in book["跑动多次办件"].iter_rows(min_row=2, values_only=True)]
     assert sorted(listed) == sorted(case for case, count in trips.items() if count > 1)
-    ranking = [row for row in book["最多跑一趟比例"].iter_rows(min_row=2, values_only=True) if row[0] != "—"]
+    ranking = [
+        row
+        for row in book["最多跑一趟比例"].iter_rows(min_row=2, values_only=True)
+        if row[0] != "—"
+    ]
     rates = [row[3] for row in ranking]
     assert rates == sorted(rates, reverse=True) and ranking[0][0] == 1

@@ -1,5 +1,6 @@
 """Histories for the audit tests: the seed's renovation story told by the real approval
 application, and generated histories of many cases as the approval service publishes them."""
+
 from __future__ import annotations
 
 import json
@@ -64,9 +65,13 @@ def renovation_story() -> RenovationStory:
     try:
         app.learn_item(renovation_item(), now=clock.now())
         case = app.submit(
-            applicant="teacher1", applicant_department="hkxy", item_id=RENOVATION, form=FORM,
+            applicant="teacher1",
+            applicant_department="hkxy",
+            item_id=RENOVATION,
+            form=FORM,
             materials={"改造前结构图": "file-before-li", "本次结构设计图": "file-design-li"},
-            own_files=LI_FILES, now=clock.now(),
+            own_files=LI_FILES,
+            now=clock.now(),
         )
         for department in ["gzc", "jjc", "xxh", "hq", "bmc"]:
             case = decide(app, clock, case, department)
@@ -74,14 +79,28 @@ def renovation_story() -> RenovationStory:
         returned_at = clock.now()
         resubmitted_at = clock.advance(days=1)
         case = app.resubmit(
-            case["case_id"], actor="teacher1", form=FORM, materials=None, own_files=LI_FILES,
+            case["case_id"],
+            actor="teacher1",
+            form=FORM,
+            materials=None,
+            own_files=LI_FILES,
             now=resubmitted_at,
         )
         for department in [*PARALLEL_DEPARTMENTS, "cwc"]:
             case = decide(app, clock, case, department)
         clock.advance(hours=2)
-        case = app.rate(case["case_id"], score=5, comment="全程网上办理，一趟没跑", actor="teacher1", now=clock.now())
-        events = [e for n in app.recorder.select_notifications(1, 10_000) if (e := app.integration_event(n))]
+        case = app.rate(
+            case["case_id"],
+            score=5,
+            comment="全程网上办理，一趟没跑",
+            actor="teacher1",
+            now=clock.now(),
+        )
+        events = [
+            e
+            for n in app.recorder.select_notifications(1, 10_000)
+            if (e := app.integration_event(n))
+        ]
         return RenovationStory(events, case["case_id"], returned_at, resubmitted_at, case)
     finally:
         app.close()
@@ -116,9 +135,14 @@ class History:
         }
         self.events.append(
             IntegrationEvent.build(
-                type=kind, service="approval", aggregate_id=case["uuid"],
-                aggregate_version=case["version"], notification_id=self.notification_id,
-                occurred_at=at, actor=actor, data=json.loads(json.dumps(payload, default=str)),
+                type=kind,
+                service="approval",
+                aggregate_id=case["uuid"],
+                aggregate_version=case["version"],
+                notification_id=self.notification_id,
+                occurred_at=at,
+                actor=actor,
+                data=json.loads(json.dumps(payload, default=str)),
             )
         )
 
@@ -136,55 +160,148 @@ def _one_case(history: History, number: int) -> None:
     nodes = rng.sample(NODES, rng.randint(1, 3))
     at = START + timedelta(hours=number * 3 + rng.randint(0, 2))
     case = {
-        "case_id": f"case-{number:04d}", "uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"case-{number}")),
-        "item_id": f"item-{lead}", "item_name": f"{lead} 事项", "applicant": rng.choice(["teacher1", "teacher2", "student1"]),
-        "department": lead, "version": 0,
+        "case_id": f"case-{number:04d}",
+        "uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"case-{number}")),
+        "item_id": f"item-{lead}",
+        "item_name": f"{lead} 事项",
+        "applicant": rng.choice(["teacher1", "teacher2", "student1"]),
+        "department": lead,
+        "version": 0,
     }
     due = at + timedelta(days=rng.choice([3, 10]))
-    flow = {"stages": [{"name": "审批", "nodes": [{"node_id": n, "department": n, "time_limit_days": 2} for n in nodes]}]}
+    flow = {
+        "stages": [
+            {
+                "name": "审批",
+                "nodes": [{"node_id": n, "department": n, "time_limit_days": 2} for n in nodes],
+            }
+        ]
+    }
     history.emit(
-        case, "case_submitted", at, case["applicant"], item_version=1, department=lead,
-        applicant_department="hkxy", form={"事由": "申请"}, materials={}, item_materials=[],
-        flow=flow, trips=0, time_limit_days=10, round=1, submitted_at=at.isoformat(), due_at=due.isoformat(),
+        case,
+        "case_submitted",
+        at,
+        case["applicant"],
+        item_version=1,
+        department=lead,
+        applicant_department="hkxy",
+        form={"事由": "申请"},
+        materials={},
+        item_materials=[],
+        flow=flow,
+        trips=0,
+        time_limit_days=10,
+        round=1,
+        submitted_at=at.isoformat(),
+        due_at=due.isoformat(),
     )
     for node in nodes:
-        history.emit(case, "node_opened", at, "system", node_id=node, department=node, stage="审批",
-                     stage_index=0, task_id=f"{case['case_id']}-{node}", round=1,
-                     opened_at=at.isoformat(), due_at=(at + timedelta(days=2)).isoformat())
+        history.emit(
+            case,
+            "node_opened",
+            at,
+            "system",
+            node_id=node,
+            department=node,
+            stage="审批",
+            stage_index=0,
+            task_id=f"{case['case_id']}-{node}",
+            round=1,
+            opened_at=at.isoformat(),
+            due_at=(at + timedelta(days=2)).isoformat(),
+        )
     at = _review(history, case, nodes, at)
     if at is None:
         return
     for _ in range(rng.choice([0, 0, 0, 1, 1, 2, 3])):
         at += timedelta(minutes=30)
-        history.emit(case, "trip_recorded", at, lead, purpose="提交纸质材料", recorded_by=lead,
-                     department=lead, trip_count=0, trips_promised=0)
+        history.emit(
+            case,
+            "trip_recorded",
+            at,
+            lead,
+            purpose="提交纸质材料",
+            recorded_by=lead,
+            department=lead,
+            trip_count=0,
+            trips_promised=0,
+        )
     _close(history, case, at)
 
 
-def _review(history: History, case: dict[str, Any], nodes: list[str], at: datetime) -> datetime | None:
+def _review(
+    history: History, case: dict[str, Any], nodes: list[str], at: datetime
+) -> datetime | None:
     rng = history.rng
     for round_ in (1, 2):
         for node in nodes:
             at += timedelta(hours=rng.randint(1, 40))
             if rng.random() < 0.15:
-                history.emit(case, "node_overdue", at, "system", node_id=node, department=node,
-                             task_id=None, due_at=at.isoformat())
+                history.emit(
+                    case,
+                    "node_overdue",
+                    at,
+                    "system",
+                    node_id=node,
+                    department=node,
+                    task_id=None,
+                    due_at=at.isoformat(),
+                )
             decision = "return" if round_ == 1 and rng.random() < 0.2 else "approve"
-            history.emit(case, "node_decided", at, node, node_id=node, department=node, task_id=None,
-                         decision=decision, comment="请补充材料" if decision == "return" else "",
-                         decided_by=node, on_behalf_of=None, decided_at=at.isoformat())
+            history.emit(
+                case,
+                "node_decided",
+                at,
+                node,
+                node_id=node,
+                department=node,
+                task_id=None,
+                decision=decision,
+                comment="请补充材料" if decision == "return" else "",
+                decided_by=node,
+                on_behalf_of=None,
+                decided_at=at.isoformat(),
+            )
             if decision == "return":
                 comments = [{"node_id": node, "department": node, "comment": "请补充材料"}]
-                history.emit(case, "case_returned", at, node, stage="审批", stage_index=0, round=1, comments=comments)
+                history.emit(
+                    case,
+                    "case_returned",
+                    at,
+                    node,
+                    stage="审批",
+                    stage_index=0,
+                    round=1,
+                    comments=comments,
+                )
                 if rng.random() < 0.25:
                     return None  # still with the applicant
                 at += timedelta(hours=rng.randint(2, 30))
-                history.emit(case, "case_resubmitted", at, case["applicant"], round=2, form={}, materials={},
-                             due_at=(at + timedelta(days=5)).isoformat())
+                history.emit(
+                    case,
+                    "case_resubmitted",
+                    at,
+                    case["applicant"],
+                    round=2,
+                    form={},
+                    materials={},
+                    due_at=(at + timedelta(days=5)).isoformat(),
+                )
                 for again in nodes:
-                    history.emit(case, "node_opened", at, "system", node_id=again, department=again,
-                                 stage="审批", stage_index=0, task_id=f"{case['case_id']}-{again}-2",
-                                 round=2, opened_at=at.isoformat(), due_at=(at + timedelta(days=2)).isoformat())
+                    history.emit(
+                        case,
+                        "node_opened",
+                        at,
+                        "system",
+                        node_id=again,
+                        department=again,
+                        stage="审批",
+                        stage_index=0,
+                        task_id=f"{case['case_id']}-{again}-2",
+                        round=2,
+                        opened_at=at.isoformat(),
+                        due_at=(at + timedelta(days=2)).isoformat(),
+                    )
                 break
         else:
             return at
@@ -197,18 +314,47 @@ def _close(history: History, case: dict[str, Any], at: datetime) -> None:
         return  # not finished yet
     kind = rng.choices(["case_approved", "case_rejected", "case_withdrawn"], [80, 12, 8])[0]
     at += timedelta(hours=1)
-    history.emit(case, kind, at, case["applicant"] if kind == "case_withdrawn" else "cwc",
-                 item_version=1, round=1, closed_at=at.isoformat(), trip_count=0, trips_promised=0)
+    history.emit(
+        case,
+        kind,
+        at,
+        case["applicant"] if kind == "case_withdrawn" else "cwc",
+        item_version=1,
+        round=1,
+        closed_at=at.isoformat(),
+        trip_count=0,
+        trips_promised=0,
+    )
     if kind != "case_withdrawn" and rng.random() < 0.6:
         score = rng.choice([1, 2, 3, 4, 5, 5, 5, 4])
-        history.emit(case, "case_rated", at + timedelta(hours=3), case["applicant"], score=score,
-                     comment="办理很慢" if score <= 2 else "满意", bad_review=score <= 2)
+        history.emit(
+            case,
+            "case_rated",
+            at + timedelta(hours=3),
+            case["applicant"],
+            score=score,
+            comment="办理很慢" if score <= 2 else "满意",
+            bad_review=score <= 2,
+        )
 
 
-def item_published(item_id: str, department: str, trips: int, mode: str, notification_id: int) -> IntegrationEvent:
+def item_published(
+    item_id: str, department: str, trips: int, mode: str, notification_id: int
+) -> IntegrationEvent:
     return IntegrationEvent.build(
-        type="item_published", service="catalogue", aggregate_id=item_id, aggregate_version=1,
-        notification_id=notification_id, occurred_at=START, actor="party",
-        data={"item_id": item_id, "name": f"{department} 事项", "department": department,
-              "trips": trips, "mode": mode, "version": 1},
+        type="item_published",
+        service="catalogue",
+        aggregate_id=item_id,
+        aggregate_version=1,
+        notification_id=notification_id,
+        occurred_at=START,
+        actor="party",
+        data={
+            "item_id": item_id,
+            "name": f"{department} 事项",
+            "department": department,
+            "trips": trips,
+            "mode": mode,
+            "version": 1,
+        },
     )

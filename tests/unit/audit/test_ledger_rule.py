@@ -1,5 +1,6 @@
 """The chain rule, verify on rows it is handed, the signed checkpoint and the rectification
 deadline, without any server."""
+
 from __future__ import annotations
 
 import hashlib
@@ -13,7 +14,11 @@ from services.audit.domain import SHANGHAI, Rectification, working_deadline
 from services.audit.ledger import GENESIS, canonical_json, chain_hash, verify_rows
 from shared.errors import ConflictError, ForbiddenError
 
-EVENT = {"type": "node_decided", "data": {"department": "bwc", "comment": "请补充消防通道示意图"}, "actor": "bwc"}
+EVENT = {
+    "type": "node_decided",
+    "data": {"department": "bwc", "comment": "请补充消防通道示意图"},
+    "actor": "bwc",
+}
 
 
 def chain(texts: list[str]) -> list[tuple[int, bytes, bytes, bytes]]:
@@ -57,13 +62,22 @@ def test_the_checkpoint_moves_forward_only_and_a_forgery_is_refused(tmp_path: Pa
 def test_a_rectification_deadline_skips_weekends_and_the_national_day_holiday() -> None:
     friday = datetime(2026, 9, 25, 15, 0, tzinfo=SHANGHAI)
     assert working_deadline(friday, 5).isoformat() == "2026-10-09T23:59:59+08:00"
-    assert working_deadline(datetime(2026, 11, 2, 9, 0, tzinfo=SHANGHAI), 5).date().isoformat() == "2026-11-09"
+    assert (
+        working_deadline(datetime(2026, 11, 2, 9, 0, tzinfo=SHANGHAI), 5).date().isoformat()
+        == "2026-11-09"
+    )
 
 
 def test_a_rectification_runs_awaiting_rectifying_done() -> None:
     rectification = Rectification(
-        case_id="case-li", item_id="gongfang-zhuangxiu", item_name="公房装修改造申请", department="gzc",
-        applicant="teacher1", score=1, comment="跑了三趟", rated_at="2026-11-02T10:00:00+08:00",
+        case_id="case-li",
+        item_id="gongfang-zhuangxiu",
+        item_name="公房装修改造申请",
+        department="gzc",
+        applicant="teacher1",
+        score=1,
+        comment="跑了三趟",
+        rated_at="2026-11-02T10:00:00+08:00",
         deadline="2026-11-09T23:59:59+08:00",
     )
     with pytest.raises(ForbiddenError):
@@ -74,4 +88,8 @@ def test_a_rectification_runs_awaiting_rectifying_done() -> None:
     rectification.complete("已改为全程网办", "gzc", "gzc", "2026-11-04T09:00:00+08:00")
     assert (rectification.status, rectification.reply) == ("done", "已改为全程网办")
     assert rectification.flag_overdue(datetime(2026, 11, 20, tzinfo=SHANGHAI)) is False
-    assert [type(e).__name__ for e in rectification.collect_events()] == ["Opened", "Started", "Completed"]
+    assert [type(e).__name__ for e in rectification.collect_events()] == [
+        "Opened",
+        "Started",
+        "Completed",
+    ]
