@@ -16,6 +16,7 @@ from services.gateway.files import FileStore, Files
 from services.gateway.http import api, json_response, parse_body
 from services.gateway.identity import Identity, IdentityStore
 from services.gateway.models import DepartmentList, SessionRequest, SessionView, UserView
+from services.gateway.web.pages import PageRoutes
 from shared.departments import DEPARTMENTS
 from shared.errors import NotFoundError
 
@@ -23,7 +24,7 @@ BACKENDS = ("catalogue", "approval", "notify", "audit")
 HEALTH_TIMEOUT_SECONDS = 3.0
 
 
-class GatewayService(CatalogueRoutes, CaseRoutes):
+class GatewayService(CatalogueRoutes, CaseRoutes, PageRoutes):
     name = "gateway"
 
     catalogue = RpcProxy("catalogue")

@@ -1,0 +1,65 @@
+"""The approver's pages: the department's inbox, deciding a node, delegating."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+from services.gateway.auth import APPROVER
+from services.gateway.backends import ask
+from services.gateway.web.core import page
+from shared.contracts.approval import DecisionRequest, DelegationRequest
+
+
+def is_overdue(task: dict[str, Any], now: datetime) -> bool:
+    due = task.get("due_at")
+    return bool(due) and datetime.fromisoformat(due) < now
+
+
+def inbox_order(tasks: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """Overdue first, then the oldest first."""
+    marked = [{**task, "overdue": is_overdue(task, now)} for task in tasks]
+    return sorted(marked, key=lambda task: (not task["overdue"], task["created_at"]))
+
+
+class ApproverPages:
+    approval: Any
+    _visit: Any
+
+    @page("GET", "/inbox")
+    def page_inbox(self, request: Request) -> Response:
+        visit = self._visit(request)
+        user = visit.require_user()
+        tasks = inbox_order(ask(self.approval, "list_tasks", user.as_actor()), datetime.now(timezone.utc))
+        visit.nav["tasks"] = len(tasks)
+        overdue = sum(task["overdue"] for task in tasks)
+        return visit.render("inbox.html", tasks=tasks, overdue=overdue)
+
+    @page("POST", "/tasks/<task_id>/decision")
+    def page_decide(self, request: Request, task_id: str) -> Response:
+        visit = self._visit(request)
+        user = visit.require_user()
+        body = DecisionRequest.model_validate(
+            {"decision": request.form.get("decision", ""), "comment": request.form.get("comment", "")}
+        )
+        case = ask(self.approval, "decide_task", user.as_actor(), task_id[:200],
+                   body.model_dump(mode="json"))
+        return visit.redirect(f"/cases/{case['case_id']}?done=decided")
+
+    @page("GET", "/delegations")
+    def page_delegations(self, request: Request) -> Response:
+        visit = self._visit(request)
+        user = visit.require_user(APPROVER)
+        delegations = ask(self.approval, "delegations", user.as_actor())
+        return visit.render("delegations.html", delegations=delegations, done=request.args.get("done"))
+
+    @page("POST", "/delegations")
+    def page_delegate(self, request: Request) -> Response:
+        visit = self._visit(request)
+        user = visit.require_user(APPROVER)
+        body = DelegationRequest.model_validate(
+            {key: request.form.get(key, "") for key in ("delegate", "starts_on", "ends_on")}
+        )
+        ask(self.approval, "delegate", user.as_actor(), body.model_dump(mode="json"))
+        return visit.redirect("/delegations?done=1")

@@ -1,0 +1,234 @@
+"""The plumbing of the hall's pages: cookie sessions, CSRF, templates and Chinese error pages.
+
+Pages are nameko http entrypoints on the gateway's one web server, beside the JSON API, and
+call the same services with the same models; only the envelope differs (HTML, cookies).
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import BaseModel
+from werkzeug.wrappers import Request, Response
+
+from services.gateway.auth import User
+from services.gateway.http import EXPECTED, ApiError, ApiRoute, ForbiddenError, response_for
+from services.gateway.identity import Identity, token_hours
+from services.gateway.web import labels
+from shared.config import env
+
+M = TypeVar("M", bound=BaseModel)
+
+WEB_DIR = Path(__file__).resolve().parent
+STATIC_DIR = WEB_DIR / "static"
+SESSION_COOKIE = "onetrip_session"
+CSRF_COOKIE = "onetrip_csrf"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+ERROR_TITLES = {
+    400: "请求有误",
+    401: "请先登录",
+    403: "无权进行此操作",
+    404: "页面不存在",
+    405: "不支持此操作",
+    409: "状态已变化,无法操作",
+    413: "文件过大",
+    415: "文件类型不支持",
+    422: "填写的内容有误",
+    429: "操作过于频繁",
+    503: "服务暂不可用",
+}
+
+
+def local_time(value: str | None) -> str:
+    if not value:
+        return "—"
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+
+
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.0f}%"
+
+
+def _environment() -> Environment:
+    environment = Environment(
+        loader=FileSystemLoader(WEB_DIR / "templates"),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.filters.update(
+        dept=labels.department_name, when=local_time, percent=percent, urlquote=quote
+    )
+    environment.globals.update(labels=labels, static=static_url)
+    return environment
+
+
+def static_url(name: str) -> str:
+    return f"/static/{name}"
+
+
+TEMPLATES = _environment()
+
+
+def csrf_token_for(seed: str) -> str:
+    key = env("ONETRIP_SECRET_KEY").encode()
+    return hmac.new(key, f"csrf:{seed}".encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass
+class Visit:
+    """One request to a page: who is signed in, the CSRF seed, and cookies to set."""
+
+    request: Request
+    user: User | None
+    token: str | None
+    csrf_seed: str
+    new_cookies: dict[str, tuple[str, int | None]] = field(default_factory=dict)
+    nav: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def csrf_token(self) -> str:
+        return csrf_token_for(self.csrf_seed)
+
+    def require_user(self, *roles: str) -> User:
+        if self.user is None:
+            raise _login_needed()
+        if roles and not self.user.has_any(*roles):
+            raise ForbiddenError("您的账号没有办理此项业务的权限")
+        return self.user
+
+    def check_csrf(self) -> None:
+        sent = self.request.headers.get(CSRF_HEADER) or self.request.form.get(CSRF_FIELD, "")
+        if not (sent and hmac.compare_digest(sent, self.csrf_token)):
+            raise ForbiddenError("表单已失效或缺少校验码(CSRF),请刷新页面后重试")
+
+    def render(self, template: str, status: int = 200, **context: Any) -> Response:
+        html = TEMPLATES.get_template(template).render(visit=self, user=self.user, **context)
+        return self.finish(Response(html, status=status, content_type="text/html; charset=utf-8"))
+
+    def redirect(self, location: str) -> Response:
+        return self.finish(Response("", status=303, headers={"Location": location}))
+
+    def sign_in(self, token: str) -> None:
+        self.token = token
+        self.new_cookies[SESSION_COOKIE] = (token, int(token_hours() * 3600))
+
+    def sign_out(self) -> None:
+        self.token = None
+        self.new_cookies[SESSION_COOKIE] = ("", 0)
+
+    def finish(self, response: Response) -> Response:
+        for name, (value, max_age) in self.new_cookies.items():
+            response.set_cookie(
+                name, value, max_age=max_age, path="/", httponly=True, samesite="Lax"
+            )
+        response.headers.setdefault("Cache-Control", "no-store")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+
+class LoginNeededError(ApiError):
+    status, title = 401, "Unauthorized"
+
+
+def _login_needed() -> LoginNeededError:
+    return LoginNeededError("请先登录")
+
+
+def open_visit(identity: Identity, request: Request) -> Visit:
+    token = request.cookies.get(SESSION_COOKIE) or None
+    user = signed_in_user(identity, token)
+    seed = request.cookies.get(CSRF_COOKIE) or ""
+    visit = Visit(request, user, token if user else None, seed or secrets.token_urlsafe(32))
+    if not seed:
+        visit.new_cookies[CSRF_COOKIE] = (visit.csrf_seed, None)
+    if token and user is None:
+        visit.sign_out()
+    if request.method == "POST":
+        visit.check_csrf()
+    return visit
+
+
+def signed_in_user(identity: Identity, token: str | None) -> User | None:
+    if not token:
+        return None
+    try:
+        return identity.viewer(f"Bearer {token}")
+    except ApiError:
+        return None
+
+
+def error_page(exc: BaseException) -> Response:
+    """The same status the JSON API gives for this failure, as a Chinese page."""
+    problem = response_for(exc)
+    body = json.loads(problem.get_data(as_text=True))
+    status = int(body["status"])
+    details = [labels.validation_message(error) for error in body.get("errors") or []]
+    html = TEMPLATES.get_template("error.html").render(
+        visit=None,
+        user=None,
+        status=status,
+        title=ERROR_TITLES.get(status, "出错了"),
+        detail=body["detail"],
+        details=details,
+    )
+    response = Response(html, status=status, content_type="text/html; charset=utf-8")
+    for name in ("Retry-After", "Allow"):
+        if name in problem.headers:
+            response.headers[name] = problem.headers[name]
+    return response
+
+
+class PageRoute(ApiRoute):
+    """A page: its failures render a Chinese error page; 401 sends the visitor to log in."""
+
+    def response_from_exception(self, exc: BaseException) -> Response:
+        return error_page(exc)
+
+    def handle_request(self, request: Request) -> Response:
+        response: Response = super().handle_request(request)
+        if response.status_code == 401 and request.method == "GET":
+            target = quote(request.full_path.rstrip("?"), safe="/?=&")
+            return Response("", status=303, headers={"Location": f"/login?next={target}"})
+        return response
+
+
+def page_query(request: Request, model: type[M]) -> M:
+    """The query as the API's model reads it; a field left empty in a form is not given."""
+    given = {key: value for key, value in request.args.items() if value.strip()}
+    return model.model_validate(given)
+
+
+def page(method: str, path: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return PageRoute.decorator(method, path, expected_exceptions=EXPECTED)  # type: ignore[no-any-return]
+
+
+def json_endpoint(method: str, path: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """For the pages' own scripts: answers JSON and problem+json like the API."""
+    return ApiRoute.decorator(method, path, expected_exceptions=EXPECTED)  # type: ignore[no-any-return]
+
+
+def api_request(request: Request, visit: Visit) -> Request:
+    """The page's request, signed as the API expects, to hand to the API's own handler."""
+    request.environ["HTTP_AUTHORIZATION"] = f"Bearer {visit.token}"
+    return request

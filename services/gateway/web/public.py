@@ -1,0 +1,162 @@
+"""Pages anyone may open: the catalogue, an item, logging in and out, the static assets."""
+from __future__ import annotations
+
+import mimetypes
+from typing import Any
+from urllib.parse import quote
+
+from werkzeug.wrappers import Request, Response
+
+from services.gateway.auth import (
+    APPLICANT,
+    APPROVER,
+    EDITOR,
+    PUBLISHER,
+    REVIEWER,
+    SUPERVISOR,
+    User,
+)
+from services.gateway.backends import ask
+from services.gateway.catalogue_routes import ItemSearch, VersionQuery, known_item_id
+from services.gateway.http import (
+    ApiError,
+    NotFoundError,
+    RateLimitedError,
+    UnauthorizedError,
+)
+from services.gateway.identity import Identity
+from services.gateway.web.core import STATIC_DIR, Visit, open_visit, page, page_query
+from shared.departments import DEPARTMENTS
+
+HOMES = (
+    (APPROVER, "/inbox"),
+    (APPLICANT, "/cases"),
+    (SUPERVISOR, "/supervision"),
+    (EDITOR, "/editor"),
+    (REVIEWER, "/review"),
+    (PUBLISHER, "/review"),
+)
+STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
+
+
+def home_of(user: User) -> str:
+    return next((path for role, path in HOMES if role in user.roles), "/")
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only a path on this site: never another host, never a scheme."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    return target
+
+
+class PublicPages:
+    identity: Identity
+    catalogue: Any
+    approval: Any
+
+    def _visit(self, request: Request) -> Visit:
+        visit = open_visit(self.identity, request)
+        if visit.user is not None and APPROVER in visit.user.roles:
+            visit.nav["tasks"] = self._task_count(visit.user)
+        return visit
+
+    def _task_count(self, user: User) -> int | None:
+        try:
+            return len(ask(self.approval, "list_tasks", user.as_actor()))
+        except ApiError:
+            return None
+
+    @page("GET", "/")
+    def page_catalogue(self, request: Request) -> Response:
+        visit = self._visit(request)
+        search = page_query(request, ItemSearch)
+        items = ask(
+            self.catalogue, "search_items", q=search.q.strip() or None, department=search.department
+        )
+        return visit.render(
+            "catalogue.html", items=items, q=search.q, department=search.department or "",
+            departments=DEPARTMENTS,
+        )
+
+    @page("GET", "/items/<item_id>")
+    def page_item(self, request: Request, item_id: str) -> Response:
+        visit = self._visit(request)
+        version = page_query(request, VersionQuery).version
+        viewer = visit.user.as_actor() if visit.user else None
+        item = ask(
+            self.catalogue, "get_item", known_item_id(item_id), version=version, viewer=viewer
+        )
+        chart = f"/items/{item['item_id']}/flowchart.svg" + (f"?version={version}" if version else "")
+        if item.get("status") == "published" and version is None:
+            chart = f"/api/v1/items/{item['item_id']}/flowchart.svg"
+        return visit.render("item.html", item=item, chart=chart)
+
+    @page("GET", "/items/<item_id>/flowchart.svg")
+    def page_item_flowchart(self, request: Request, item_id: str) -> Response:
+        """The chart of what this visitor may see, drafts included for their editors."""
+        visit = self._visit(request)
+        version = page_query(request, VersionQuery).version
+        viewer = visit.user.as_actor() if visit.user else None
+        svg = ask(
+            self.catalogue, "flowchart_svg", known_item_id(item_id), version=version, viewer=viewer
+        )
+        return visit.finish(Response(svg, content_type="image/svg+xml; charset=utf-8"))
+
+    @page("GET", "/open")
+    def page_open_item(self, request: Request) -> Response:
+        """The "open by item id" forms: to the item, or to its editor."""
+        visit = self._visit(request)
+        item_id = quote(known_item_id(request.args.get("item_id", "").strip()), safe="")
+        if not item_id:
+            return visit.redirect("/")
+        editor = request.args.get("to") == "editor"
+        return visit.redirect(f"/editor/items/{item_id}" if editor else f"/items/{item_id}")
+
+    # -- signing in and out --------------------------------------------------------------
+
+    @page("GET", "/login")
+    def page_login(self, request: Request) -> Response:
+        visit = self._visit(request)
+        return visit.render("login.html", next=safe_next(request.args.get("next")) or "", error="")
+
+    @page("POST", "/login")
+    def page_login_post(self, request: Request) -> Response:
+        visit = open_visit(self.identity, request)
+        username = request.form.get("username", "").strip()[:64]
+        target = safe_next(request.form.get("next"))
+        try:
+            token, user = self.identity.login(username, request.form.get("password", "")[:256])
+        except (UnauthorizedError, RateLimitedError) as exc:
+            status = 429 if isinstance(exc, RateLimitedError) else 401
+            return visit.render(
+                "login.html", status=status, next=target or "", error=exc.detail, username=username
+            )
+        visit.sign_in(token)
+        return visit.redirect(target or home_of(user))
+
+    @page("GET", "/logout")
+    def page_logout(self, request: Request) -> Response:
+        return self._visit(request).render("logout.html")
+
+    @page("POST", "/logout")
+    def page_logout_post(self, request: Request) -> Response:
+        visit = open_visit(self.identity, request)
+        visit.sign_out()
+        return visit.redirect("/")
+
+    # -- static assets ------------------------------------------------------------------------
+
+    @page("GET", "/static/<path:name>")
+    def page_static(self, request: Request, name: str) -> Response:
+        path = (STATIC_DIR / name).resolve()
+        if not path.is_file() or not path.is_relative_to(STATIC_DIR):
+            raise NotFoundError("没有这个文件")
+        content_type = STATIC_TYPES.get(path.suffix) or (
+            mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        )
+        return Response(
+            path.read_bytes(),
+            content_type=content_type,
+            headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
+        )

@@ -1,0 +1,136 @@
+"""The supervisor's pages (纪委办公室): department figures, the ledger's verification, 好差评,
+experience checks, a case replayed as of any moment, the report download.
+
+Every figure comes from the audit service; when it does not answer, the page says so
+plainly instead of failing.
+"""
+from __future__ import annotations
+
+import base64
+import logging
+from typing import Any
+from urllib.parse import quote
+
+from nameko.exceptions import RemoteError
+from werkzeug.wrappers import Request, Response
+
+from services.gateway.auth import SUPERVISOR
+from services.gateway.backends import ask
+from services.gateway.http import REMOTE_ERRORS, ApiError
+from services.gateway.web.core import page
+from services.gateway.web.timeline import step_of
+
+log = logging.getLogger(__name__)
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+MOMENT_MAX = 40
+
+
+def period(request: Request) -> tuple[str | None, str | None]:
+    start = request.args.get("from", "").strip()[:MOMENT_MAX] or None
+    end = request.args.get("to", "").strip()[:MOMENT_MAX] or None
+    return start, end
+
+
+def ranked(departments: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Best one-trip rate first; departments without closed cases last."""
+    return sorted(
+        departments, key=lambda d: (d.get("one_trip_rate") is None, -(d.get("one_trip_rate") or 0),
+                                    -d.get("cases", 0))
+    )
+
+
+class Figures:
+    """One audit call's answer, or why there is none."""
+
+    def __init__(self, audit: Any, method: str, *args: Any) -> None:
+        self.value: Any = None
+        self.error = ""
+        self.status = 200
+        try:
+            self.value = ask(audit, method, *args)
+        except RemoteError as exc:
+            self._failed(method, exc, REMOTE_ERRORS.get(exc.exc_type), str(exc.value))
+        except ApiError as exc:
+            self._failed(method, exc, None, exc.detail)
+
+    def _failed(
+        self, method: str, exc: Exception, known: type[ApiError] | None, detail: str
+    ) -> None:
+        if known is not None:
+            self.error, self.status = detail, known.status
+            return
+        log.info("audit.%s unavailable: %s", method, exc)
+        self.error, self.status = f"审计服务暂不可用,请稍后再试({detail})", 503
+
+
+class SupervisorPages:
+    audit: Any
+    _visit: Any
+
+    @page("GET", "/supervision")
+    def page_dashboard(self, request: Request) -> Response:
+        visit = self._visit(request)
+        visit.require_user(SUPERVISOR)
+        start, end = period(request)
+        departments = Figures(self.audit, "departments", start, end)
+        if departments.value is not None:
+            departments.value = ranked(departments.value.get("departments", []))
+        return visit.render(
+            "dashboard.html",
+            start=start or "", end=end or "",
+            departments=departments,
+            measures=Figures(self.audit, "measures", start, end),
+            verification=Figures(self.audit, "verify"),
+            ratings=Figures(self.audit, "ratings"),
+            checks=Figures(self.audit, "checks"),
+            report_query=report_query(start, end),
+        )
+
+    @page("GET", "/supervision/cases")
+    def page_find_case(self, request: Request) -> Response:
+        visit = self._visit(request)
+        visit.require_user(SUPERVISOR)
+        case_id = request.args.get("case_id", "").strip()[:100]
+        return visit.redirect(f"/supervision/cases/{quote(case_id)}" if case_id else "/supervision")
+
+    @page("GET", "/supervision/cases/<case_id>")
+    def page_replay(self, request: Request, case_id: str) -> Response:
+        visit = self._visit(request)
+        visit.require_user(SUPERVISOR)
+        history = Figures(self.audit, "case_history", case_id[:100])
+        if history.value is None:
+            return visit.render("replay.html", case_id=case_id[:100], error=history.error,
+                                status=history.status)
+        moments = [event["at"] for event in history.value["events"]]
+        step = chosen_step(request, len(moments))
+        as_of = Figures(self.audit, "case_history", case_id[:100], moments[step])
+        return visit.render(
+            "replay.html", case_id=case_id[:100], error=as_of.error, moments=moments, step=step,
+            replay=as_of.value, steps=[step_of(e) for e in (as_of.value or {}).get("events", [])],
+            all_steps=[step_of(e) for e in history.value["events"]],
+        )
+
+    @page("GET", "/supervision/report.xlsx")
+    def page_report(self, request: Request) -> Response:
+        visit = self._visit(request)
+        visit.require_user(SUPERVISOR)
+        start, end = period(request)
+        report = ask(self.audit, "report", start, end)
+        return visit.finish(Response(
+            base64.b64decode(report["content_base64"]), content_type=XLSX,
+            headers={"Content-Disposition": "attachment; filename*=UTF-8''"
+                     + quote("监督报表.xlsx")},
+        ))
+
+
+def chosen_step(request: Request, count: int) -> int:
+    raw = request.args.get("step", "")
+    if raw.isdigit():
+        return min(int(raw), count - 1)
+    return count - 1
+
+
+def report_query(start: str | None, end: str | None) -> str:
+    parts = [f"{key}={quote(value)}" for key, value in (("from", start), ("to", end)) if value]
+    return ("?" + "&".join(parts)) if parts else ""
