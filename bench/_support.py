@@ -132,6 +132,20 @@ class Budget:
             return self.left
 
 
+def connect(database_url: str, attempts: int = 20) -> Any:
+    """An autocommit connection, waiting while the shared server is at max_connections."""
+    import psycopg
+
+    for attempt in range(attempts):
+        try:
+            return psycopg.connect(database_url, autocommit=True)
+        except psycopg.OperationalError as exc:
+            if "too many clients" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.5)
+    raise AssertionError("unreachable")
+
+
 # -- HTTP -----------------------------------------------------------------------------------
 
 

@@ -38,6 +38,7 @@ from bench._support import (  # noqa: E402
     Budget,
     Client,
     CpuMeter,
+    connect,
     Hall,
     Timings,
     describe_machine,
@@ -148,7 +149,7 @@ def raw_search(database_url: str, name: str, threads: int, budget: Callable[[], 
     shared = budget()
 
     def work(index: int) -> None:
-        with psycopg.connect(database_url, autocommit=True) as conn:
+        with connect(database_url) as conn:
             while (n := shared.take()) is not None:
                 like = pattern(QUERIES[(n + index) % len(QUERIES)])
                 timed(timings, lambda: conn.execute(SEARCH_SQL, (like, like)).fetchall())
