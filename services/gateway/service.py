@@ -13,6 +13,7 @@ from services.gateway import openapi
 from services.gateway.case_routes import CaseRoutes
 from services.gateway.catalogue_routes import CatalogueRoutes
 from services.gateway.files import FileStore, Files
+from services.gateway.supervision_routes import SupervisionRoutes
 from services.gateway.http import api, json_response, parse_body
 from services.gateway.identity import Identity, IdentityStore
 from services.gateway.models import DepartmentList, SessionRequest, SessionView, UserView
@@ -24,7 +25,7 @@ BACKENDS = ("catalogue", "approval", "notify", "audit")
 HEALTH_TIMEOUT_SECONDS = 3.0
 
 
-class GatewayService(CatalogueRoutes, CaseRoutes, PageRoutes):
+class GatewayService(CatalogueRoutes, CaseRoutes, PageRoutes, SupervisionRoutes):
     name = "gateway"
 
     catalogue = RpcProxy("catalogue")
