@@ -145,7 +145,7 @@ def run(base_db: str, base_amqp: str, events: int, paced_events: int, rate: floa
         backbone = consumed(start(TALLY), database_url, events)
         print(f"  {backbone.name}: {backbone.per_second:,.0f}/s", file=sys.stderr, flush=True)
 
-        start("gateway")
+        start("gateway").wait_for_queue("rpc-gateway", timeout=120)
         notify = start("notify").wait_for_queue(CASE_QUEUE, timeout=120)
         publisher = Publisher(amqp_uri)
         stack.callback(publisher.close)

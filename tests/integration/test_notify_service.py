@@ -50,7 +50,7 @@ def test_the_renovation_case_reaches_the_applicant_and_every_approver(
     # When 李老师 first submits without both structure drawings
     events.publish("case_intake_rejected", round=1, missing_materials=["改造前结构图", "本次结构设计图"])
     # Then one SMS names both missing materials
-    first = eventually(lambda: sms_texts(sms, TEACHER1_PHONE), timeout=30)
+    first = eventually(lambda: sms_texts(sms, TEACHER1_PHONE), timeout=60)
     assert len(first) == 1 and "改造前结构图" in first[0] and "本次结构设计图" in first[0]
 
     # When she resubmits and the six parallel nodes open

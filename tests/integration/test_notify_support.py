@@ -184,7 +184,8 @@ def notify_env(service_env: dict[str, str], sms: SmsGateway, mailbox: Mailbox) -
 @pytest.fixture
 def directory(processes: ProcessGroup, notify_env: dict[str, str]) -> ServiceProcess:
     process, _ = start_gateway(processes)
-    return process
+    # The HTTP side may answer before the RPC side consumes; notify needs the RPC side.
+    return process.wait_for_queue("rpc-gateway")
 
 
 def start_notify(processes: ProcessGroup, **extra_env: str) -> ServiceProcess:
