@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Annotated, Any
 
 from nameko.extensions import DependencyProvider
@@ -34,20 +35,34 @@ class Runtime:
 
 
 class Delivery(DependencyProvider):
-    """The dispatcher of this instance, running in a managed thread next to the consumers."""
+    """The dispatcher of this instance, running in a managed thread next to the consumers.
 
-    runtime: Runtime | None = None
+    Built on first use as well as at start: nameko starts extensions concurrently, so a
+    consumer may hand over a message before this provider's ``start`` has run.
+    """
+
+    def setup(self) -> None:
+        self.runtime: Runtime | None = None
+        self._building = threading.Lock()
 
     def start(self) -> None:
+        runtime = self._runtime()
+        self.container.spawn_managed_thread(runtime.dispatcher.run, identifier="notify-dispatcher")
+
+    def _runtime(self) -> Runtime:
+        with self._building:
+            if self.runtime is None:
+                self.runtime = self._build()
+            return self.runtime
+
+    def _build(self) -> Runtime:
         store = next(d for d in self.container.dependencies if isinstance(d, EventStore))
         app: NotifyApplication = store.app
         work = WorkTable(app)
         senders = {"sms": HttpSmsSender(), "email": SmtpSender()}
-        dispatcher = Dispatcher(
-            app, work, senders, DispatchSettings.from_env(), mapper=greenpool_mapper(10)
-        )
-        self.runtime = Runtime(work, dispatcher, Templates())
-        self.container.spawn_managed_thread(dispatcher.run, identifier="notify-dispatcher")
+        settings = DispatchSettings.from_env()
+        dispatcher = Dispatcher(app, work, senders, settings, mapper=greenpool_mapper(10))
+        return Runtime(work, dispatcher, Templates())
 
     def stop(self) -> None:
         if self.runtime is not None:
@@ -57,8 +72,7 @@ class Delivery(DependencyProvider):
         self.stop()
 
     def get_dependency(self, worker_ctx: Any) -> Runtime:
-        assert self.runtime is not None
-        return self.runtime
+        return self._runtime()
 
 
 class Contacts(DependencyProvider):
