@@ -13,8 +13,8 @@ from nameko.standalone.rpc import ClusterRpcProxy
 
 from shared.contracts import IntegrationEvent
 from tests.support.bus import publish_raw
-from tests.support.processes import ProcessGroup, eventually
-from tests.unit.audit.support import generated_history, renovation_story
+from tests.support.processes import ProcessGroup, eventually, queue_consumers
+from tests.unit.audit.support import generated_history, item_published, renovation_story
 
 pytestmark = pytest.mark.integration
 
@@ -97,7 +97,11 @@ def test_replay_and_verify_over_rpc_from_events_published_on_the_bus(
     for event in story.events:
         body = json.dumps(event.to_wire(), ensure_ascii=False).encode("utf-8")
         publish_raw(service_env["AMQP_URI"], "approval.events", event.type, body)
-    eventually(lambda: ledger_count(database_url) == len(story.events), timeout=60)
+    # And the catalogue's publication of the item, on its own exchange
+    item = item_published("gongfang-zhuangxiu", "gzc", 0, "online", 1)
+    body = json.dumps(item.to_wire(), ensure_ascii=False).encode("utf-8")
+    publish_raw(service_env["AMQP_URI"], "catalogue.events", item.type, body)
+    eventually(lambda: ledger_count(database_url) == len(story.events) + 1, timeout=60)
 
     with ClusterRpcProxy({"AMQP_URI": service_env["AMQP_URI"]}, timeout=30) as rpc:
         # When an auditor replays the case between the return and the resubmission
@@ -105,12 +109,36 @@ def test_replay_and_verify_over_rpc_from_events_published_on_the_bus(
         replayed = rpc.audit.case_history(story.case_id, as_of=moment.isoformat())
         verified = rpc.audit.verify()
         departments = rpc.audit.departments()
+        checks = rpc.audit.checks("gongfang-zhuangxiu")
 
     # Then the case is returned with 保卫处's comment, and the ledger verifies
     assert replayed["state"]["status"] == "returned"
     assert replayed["state"]["return_comments"][0]["department"] == "bwc"
-    assert verified["ok"] is True and verified["entries"] == len(story.events)
+    assert verified["ok"] is True and verified["entries"] == len(story.events) + 1
+    assert checks["items"][0]["trips_promised"] == 0
     gzc = next(row for row in departments["departments"] if row["department"] == "gzc")
     assert (gzc["cases"], gzc["approved"], gzc["rating_avg"]) == (1, 1, 5.0)
     bwc = next(row for row in departments["departments"] if row["department"] == "bwc")
     assert bwc["returns"] == 1
+
+
+def test_two_instances_appending_at_once_keep_one_linear_chain(
+    processes: ProcessGroup, service_env: dict[str, str], database_url: str, tmp_path: Path
+) -> None:
+    # Given two audit instances sharing the queues and the ledger
+    checkpoint = str(tmp_path / "audit-checkpoint.json")
+    for label in ("audit-1", "audit-2"):
+        processes.start("audit", label=label, ONETRIP_AUDIT_CHECKPOINT=checkpoint)
+    eventually(lambda: queue_consumers(service_env["AMQP_URI"], APPROVAL_QUEUE) == 2, timeout=60)
+
+    # When 400 events arrive at once
+    events = generated_history(60, seed=13)[:400]
+    publish_all(service_env["AMQP_URI"], events)
+
+    # Then each is appended once, and the chain is one unbroken line
+    eventually(lambda: ledger_count(database_url) >= 400, timeout=120, interval=0.5)
+    ids = appended_event_ids(database_url)
+    assert sorted(ids) == sorted(str(event.event_id) for event in events)
+    with ClusterRpcProxy({"AMQP_URI": service_env["AMQP_URI"]}, timeout=60) as rpc:
+        result = rpc.audit.verify()
+    assert (result["ok"], result["entries"]) == (True, 400)
