@@ -31,12 +31,25 @@ def apply(
     occurred_at: str | datetime,
     actor: str | None,
 ) -> Case:
+    return apply_in_place(
+        copy.deepcopy(case) if case is not None else None, event_type, data, occurred_at, actor
+    )
+
+
+def apply_in_place(
+    case: Case | None,
+    event_type: str,
+    data: Data,
+    occurred_at: str | datetime,
+    actor: str | None,
+) -> Case:
+    """``apply`` for a caller that owns ``case`` (a fold, an aggregate): no copy of the case."""
     handler = HANDLERS.get(event_type)
     if handler is None:
         raise UnknownCaseEventError(f"not a case event: {event_type}")
     if case is None and event_type != "case_submitted":
         raise UnknownCaseEventError(f"a case starts with case_submitted, not {event_type}")
-    state: Case = copy.deepcopy(case) if case is not None else {}
+    state: Case = case if case is not None else {}
     handler(state, copy.deepcopy(dict(data)), _moment(data, occurred_at), actor)
     _derive_stage_states(state)
     return state
@@ -46,7 +59,7 @@ def fold(events: Iterable[Any]) -> Case | None:
     case: Case | None = None
     for event in events:
         event_type, data, occurred_at, actor = _unpack(event)
-        case = apply(case, event_type, data, occurred_at, actor)
+        case = apply_in_place(case, event_type, data, occurred_at, actor)
     return case
 
 

@@ -8,6 +8,7 @@ decisions all land exactly once.
 from __future__ import annotations
 
 import copy
+import threading
 import uuid
 from collections.abc import Callable, Collection, Mapping
 from datetime import date, datetime
@@ -48,6 +49,7 @@ class ApprovalApplication(OnetripApplication):
     ) -> None:
         super().__init__(env=env)
         self.calendar = calendar or WorkingCalendar.from_env(self.env)
+        self._case_locks = [threading.Lock() for _ in range(64)]
 
     # -- items (from the catalogue's item_published events) ----------------------------
 
@@ -374,7 +376,10 @@ class ApprovalApplication(OnetripApplication):
             self.save(case)
             return copy.deepcopy(case.view)
 
-        return retry_on_conflict(command)
+        # Parallel approvers of one case queue here instead of colliding in the store;
+        # other instances still conflict, and the retry resolves those.
+        with self._case_locks[hash(case_id) % len(self._case_locks)]:
+            return retry_on_conflict(command)
 
     def _update_visible(
         self,

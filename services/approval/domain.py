@@ -473,10 +473,10 @@ class Case(Aggregate):
 
     @event("Submitted")
     def __init__(self, data: dict[str, Any], actor: str, timestamp: datetime) -> None:
-        self.view = casefold.apply(None, "case_submitted", data, timestamp, actor)
+        self.view = casefold.apply_in_place(None, "case_submitted", data, timestamp, actor)
 
     def _fold(self, event_type: str, data: dict[str, Any], actor: str, at: datetime) -> None:
-        self.view = casefold.apply(self.view, event_type, data, at, actor)
+        self.view = casefold.apply_in_place(self.view, event_type, data, at, actor)
 
     @event("IntakeRejected")
     def _intake_rejected(self, data: dict[str, Any], actor: str, timestamp: datetime) -> None:

@@ -80,6 +80,8 @@ class TaskInbox:
                     (notifications[-1].id,),
                 )
                 applied += len(notifications)
+            if len(notifications) < BATCH:
+                return applied
 
     def _apply(self, curs: Any, event: Publication) -> None:
         handler = self.HANDLERS.get(event.type)
