@@ -38,6 +38,7 @@ def service_env(database_url: str, amqp_uri: str, tmp_path: object) -> dict[str,
             "AMQP_URI": amqp_uri,
             "ONETRIP_FILES_DIR": str(tmp_path) + "/files",
             "ONETRIP_RELAY_POLL_SECONDS": "0.5",
+            "ONETRIP_AUDIT_CHECKPOINT": str(tmp_path) + "/audit-checkpoint.json",
             "PYTHONUNBUFFERED": "1",
         }
     )

@@ -34,7 +34,14 @@ def test_make_up_on_a_fresh_clone_is_healthy_within_a_minute_and_ctrl_c_stops_ev
     clone = tmp_path / "onetrip"
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
     env = {k: v for k, v in service_env.items() if not k.startswith("VIRTUAL_ENV")}
-    env.update(PORT=str(free_port()), ONETRIP_FILES_DIR=str(tmp_path / "files"))
+    env.update(
+        PORT=str(free_port()),
+        ONETRIP_SMS_PORT=str(free_port()),
+        ONETRIP_SMTP_PORT=str(free_port()),
+        ONETRIP_FILES_DIR=str(tmp_path / "files"),
+        ONETRIP_SMS_DB=str(tmp_path / "sms.sqlite3"),
+        ONETRIP_AUDIT_CHECKPOINT=str(tmp_path / "audit-checkpoint.json"),
+    )
     subprocess.run(["make", "install"], cwd=clone, env=env, check=True, capture_output=True, timeout=600)
     # When the newcomer runs `make up`
     log = open(tmp_path / "make-up.log", "wb")
