@@ -49,7 +49,7 @@ class ApplicantPages:
     catalogue: Any
     audit: Any
     notify: Any
-    identity: Any
+    _display_names: Any
     files: FileStore
 
     _visit: Any
@@ -138,7 +138,8 @@ class ApplicantPages:
         steps, complete = timeline_of(case, self._history(case["case_id"]))
         return visit.render(
             "case.html", case=case, steps=steps, complete_history=complete,
-            names=self._names(case, steps), mine=case["applicant"] == user.username,
+            names=self._display_names({case["applicant"]} | {s["actor"] for s in steps if s.get("actor")}),
+            mine=case["applicant"] == user.username,
             my_nodes=decidable_nodes(case, user), open_statuses=OPEN, closed_statuses=CLOSED,
         )
 
@@ -148,14 +149,6 @@ class ApplicantPages:
         except UNAVAILABLE as exc:
             log.info("case %s timeline without the audit ledger: %s", case_id, exc)
             return None
-
-    def _names(self, case: dict[str, Any], steps: list[dict[str, Any]]) -> dict[str, str]:
-        usernames = {case["applicant"]} | {step["actor"] for step in steps if step.get("actor")}
-        names = {}
-        for username in usernames:
-            account = self.identity.accounts.account(username)  # type: ignore[attr-defined]
-            names[username] = account.name if account is not None else username
-        return names
 
     # -- after applying ---------------------------------------------------------------------------
 

@@ -61,6 +61,14 @@ class PublicPages:
             visit.nav["tasks"] = self._task_count(visit.user)
         return visit
 
+    def _display_names(self, usernames: set[str]) -> dict[str, str]:
+        """username → the person's name, for timelines ("保卫处审批员" rather than "bwc")."""
+        names = {}
+        for username in usernames:
+            account = self.identity.accounts.account(username)
+            names[username] = account.name if account is not None else username
+        return names
+
     def _task_count(self, user: User) -> int | None:
         try:
             return len(ask(self.approval, "list_tasks", user.as_actor()))

@@ -67,6 +67,7 @@ class Figures:
 class SupervisorPages:
     audit: Any
     _visit: Any
+    _display_names: Any
 
     @page("GET", "/supervision")
     def page_dashboard(self, request: Request) -> Response:
@@ -109,6 +110,7 @@ class SupervisorPages:
             "replay.html", case_id=case_id[:100], error=as_of.error, moments=moments, step=step,
             replay=as_of.value, steps=[step_of(e) for e in (as_of.value or {}).get("events", [])],
             all_steps=[step_of(e) for e in history.value["events"]],
+            names=self._display_names({e["actor"] for e in history.value["events"] if e.get("actor")}),
         )
 
     @page("GET", "/supervision/report.xlsx")
