@@ -134,8 +134,10 @@ class IntegrationEventHandler(EventHandler):
             self.reject(message, f"{type(exc).__name__}: {exc}")
             return
         deliveries = int((message.headers or {}).get("x-delivery-count", 0) or 0)
-        # Quorum queues redeliver at once; a short growing pause lets a passing fault clear.
-        eventlet.sleep(min(0.1 * 2**deliveries, 3.0))
+        # Quorum queues redeliver at once; a growing pause (0.5, 1, 2, 4 s ... at most 30 s)
+        # lets a passing fault clear, such as a service restarting, before the message is
+        # dead-lettered. `python -m shared.deadletters replay` brings dead letters back.
+        eventlet.sleep(min(0.5 * 2**deliveries, 30.0))
         self.queue_consumer.requeue_message(message)
 
 

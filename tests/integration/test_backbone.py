@@ -16,6 +16,7 @@ import pytest
 
 from shared.config import Settings
 from shared.contracts import IntegrationEvent
+from shared.deadletters import replay
 from shared.eventstore import application_env, ensure_schema
 from tests.support.backbone_services import PING_QUEUE, TALLY_QUEUE, PingApplication
 from tests.support.bus import CuttableProxy, Observer, dead_letters, publish_raw
@@ -261,3 +262,27 @@ def test_two_instances_run_one_relay_and_publish_each_event_once_in_order(
     more = pings.send(["接管后"], actor="teacher1")
     eventually(lambda: [m["aggregate_id"] for m in observer.drain()] == more, timeout=30)
     assert standby.alive()
+
+
+def test_a_dead_letter_replayed_after_the_fault_is_fixed_is_applied_once(
+    processes: ProcessGroup, service_env: dict[str, str], tmp_path: Any
+) -> None:
+    # Given a consumer whose dependency is down
+    flag = tmp_path / "dependency-down"
+    flag.write_text("down")
+    processes.start(TALLY, TALLY_FAIL_FLAG=str(flag)).wait_for_queue(TALLY_QUEUE)
+    amqp = service_env["AMQP_URI"]
+    ping_id = str(uuid.uuid4())
+    publish_raw(amqp, "ping.events", "ping_sent",
+                json.dumps(event_for(ping_id, 7, label="fails-while-flagged")).encode())
+    # When it has failed its bounded tries it waits in the dead-letter queue
+    from shared.deadletters import dead_letters as waiting
+
+    eventually(lambda: [d["reason"] for d in waiting(amqp)] == ["failed 5 deliveries"], timeout=60)
+    assert tallies(service_env["DATABASE_URL"]) == Counter()
+    # And when the fault is fixed and the operator replays the dead letters
+    flag.unlink()
+    assert replay(amqp) == 1
+    # Then it is applied exactly once and the dead-letter queue is empty
+    assert_each_once(service_env["DATABASE_URL"], [ping_id])
+    assert waiting(amqp) == []

@@ -61,6 +61,10 @@ class TallyApplication(ConsumingApplication):
             os._exit(17)
         if domain_event.data.get("label") == "always-fails":
             raise RuntimeError("this handler fails every time")
+        if domain_event.data.get("label") == "fails-while-flagged" and os.path.exists(
+            os.environ.get("TALLY_FAIL_FLAG", "/nonexistent")
+        ):
+            raise RuntimeError("a dependency is down (the flag file exists)")
         processing_event.collect_events(
             Tally(domain_event.aggregate_id, domain_event.data["label"], domain_event.notification_id)
         )
