@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from nameko.exceptions import RemoteError
+from nameko.exceptions import MethodNotFound, RemoteError
 from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Request, Response
 
@@ -26,7 +26,7 @@ from shared.contracts.approval import CaseSubmission, RatingRequest, Resubmissio
 
 log = logging.getLogger(__name__)
 
-UNAVAILABLE = (ApiError, RemoteError)
+UNAVAILABLE = (ApiError, RemoteError, MethodNotFound)
 OPEN = ("in_review", "returned", "intake_rejected")
 CLOSED = ("approved", "rejected", "withdrawn")
 

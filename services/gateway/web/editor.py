@@ -6,7 +6,7 @@ import json
 import logging
 from typing import Any
 
-from nameko.exceptions import RemoteError
+from nameko.exceptions import MethodNotFound, RemoteError
 from pydantic import ValidationError
 from werkzeug.wrappers import Request, Response
 
@@ -147,7 +147,7 @@ class EditorPages:
         """Items awaiting someone; None when the catalogue cannot list unpublished items yet."""
         try:
             return list(ask(self.catalogue, "list_items", viewer=user.as_actor(), status=status))
-        except (ApiError, RemoteError) as exc:
+        except (ApiError, RemoteError, MethodNotFound) as exc:
             log.info("review queue unavailable: %s", exc)
             return None
 

@@ -11,7 +11,7 @@ import logging
 from typing import Any
 from urllib.parse import quote
 
-from nameko.exceptions import RemoteError
+from nameko.exceptions import MethodNotFound, RemoteError
 from werkzeug.wrappers import Request, Response
 
 from services.gateway.auth import SUPERVISOR
@@ -53,6 +53,8 @@ class Figures:
             self._failed(method, exc, REMOTE_ERRORS.get(exc.exc_type), str(exc.value))
         except ApiError as exc:
             self._failed(method, exc, None, exc.detail)
+        except MethodNotFound as exc:
+            self._failed(method, exc, None, f"没有 {exc} 接口")
 
     def _failed(
         self, method: str, exc: Exception, known: type[ApiError] | None, detail: str
