@@ -49,7 +49,7 @@ from bench.backbone import (  # noqa: E402
 )
 from shared.config import DEFAULTS, Settings  # noqa: E402
 from shared.contracts import IntegrationEvent  # noqa: E402
-from tests.integration.test_notify_support import SmsGateway  # noqa: E402
+from tests.support.notify import SmsGateway  # noqa: E402
 from tests.support.gateway import free_port  # noqa: E402
 from tests.support.processes import eventually  # noqa: E402
 

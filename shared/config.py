@@ -15,6 +15,7 @@ DEFAULTS: dict[str, str] = {
     "ONETRIP_SECRET_KEY": "onetrip-local-development-key-change-me",
     "ONETRIP_FILES_DIR": "var/files",
     "ONETRIP_DELIVERY_LIMIT": "5",
+    "ONETRIP_EVENT_PREFETCH": "1",
     "ONETRIP_RELAY_POLL_SECONDS": "1.0",
     "ONETRIP_MAX_WORKERS": "10",
     "ONETRIP_RPC_TIMEOUT": "10",

@@ -19,7 +19,7 @@ from nameko.events import EventHandler
 from nameko.messaging import QueueConsumer
 from pydantic import ValidationError
 
-from shared.config import Settings
+from shared.config import Settings, env
 from shared.contracts import IntegrationEvent
 from shared.eventstore import UnsupportedSchemaError
 from shared.topology import Subscription
@@ -69,7 +69,16 @@ def parse_event(body: Any) -> IntegrationEvent:
 
 
 class TolerantQueueConsumer(QueueConsumer):
-    """A queue consumer that dead-letters a body it cannot decode instead of dying."""
+    """A queue consumer that dead-letters a body it cannot decode instead of dying.
+
+    It takes one message at a time from each queue (``ONETRIP_EVENT_PREFETCH``), so a
+    service applies each upstream's events in the order they were published: a case's
+    ``node_opened`` before its ``node_decided``, the ledger in publication order.
+    """
+
+    @property
+    def prefetch_count(self) -> int:
+        return int(env("ONETRIP_EVENT_PREFETCH"))
 
     def get_consumers(self, consumer_cls: Any, channel: Any) -> Any:
         consumers = super().get_consumers(consumer_cls, channel)

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.test_notify_support import (  # noqa: F401 - fixtures
+from tests.support.notify import (  # noqa: F401 - fixtures
     APPROVER_PHONES,
     CASE_ID,
     TEACHER1_PHONE,

@@ -12,7 +12,7 @@ from services.gateway.application import IdentityApplication
 from services.gateway.models import AccountDraft
 from shared.config import Settings
 from shared.eventstore import application_env
-from tests.integration.test_notify_support import (  # noqa: F401 - fixtures
+from tests.support.notify import (  # noqa: F401 - fixtures
     directory,
     mailbox,
     notify_env,
