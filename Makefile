@@ -39,6 +39,7 @@ compose-check: install
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
 
 lint: install
+	$(PY) -m pip install --quiet ruff==0.17.5
 	$(VENV)/bin/ruff check services shared tests bench
 
 clean:
