@@ -51,7 +51,8 @@ def test_gzc_drafts_an_item_with_two_stages_office_passes_it_and_party_publishes
 
     # When 学校办公室 opens it by its id and passes it
     office = person("office")
-    office.goto("/review")
+    queue = office.goto("/review")
+    assert queue is not None and queue.status == 200
     office.get_by_label("按事项编号打开").fill("gongfang-tiaozheng")
     office.get_by_role("button", name="打开").click()
     expect(office.locator("h1")).to_have_text(NAME)

@@ -140,7 +140,7 @@ def test_li_laoshi_applies_bwc_returns_she_resubmits_all_approve_and_the_return_
     # When 纪委办公室 opens the dashboard and replays the case as of the return
     supervisor = person("discipline")
     supervisor.goto("/supervision")
-    expect(supervisor.locator("#chain-title + p")).to_contain_text("校验通过")
+    expect(supervisor.locator("#verification")).to_contain_text("✓ 校验通过")
     expect(supervisor.get_by_role("link", name="下载监督报表(.xlsx)")).to_be_visible()
     shoot(supervisor, "dashboard")
     supervisor.get_by_label("办件号").fill(case_id)

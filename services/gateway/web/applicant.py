@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import eventlet
+
 from nameko.exceptions import MethodNotFound, RemoteError
 from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Request, Response
@@ -134,8 +136,13 @@ class ApplicantPages:
     def page_case(self, request: Request, case_id: str) -> Response:
         visit = self._visit(request)
         user = visit.require_user()
-        case = ask(self.approval, "get_case", user.as_actor(), case_id[:100])
-        steps, complete = timeline_of(case, self._history(case["case_id"]))
+        history = eventlet.spawn(self._history, case_id[:100])  # read while the case is asked for
+        try:
+            case = ask(self.approval, "get_case", user.as_actor(), case_id[:100])
+        except BaseException:
+            history.kill()
+            raise
+        steps, complete = timeline_of(case, history.wait())
         return visit.render(
             "case.html", case=case, steps=steps, complete_history=complete,
             names=self._display_names({case["applicant"]} | {s["actor"] for s in steps if s.get("actor")}),

@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -206,10 +207,13 @@ class PageRoute(ApiRoute):
         return error_page(exc)
 
     def handle_request(self, request: Request) -> Response:
+        started = time.perf_counter()
         response: Response = super().handle_request(request)
         if response.status_code == 401 and request.method == "GET":
             target = quote(request.full_path.rstrip("?"), safe="/?=&")
-            return Response("", status=303, headers={"Location": f"/login?next={target}"})
+            response = Response("", status=303, headers={"Location": f"/login?next={target}"})
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        response.headers["Server-Timing"] = f"app;dur={elapsed_ms:.1f}"
         return response
 
 

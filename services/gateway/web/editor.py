@@ -141,7 +141,7 @@ class EditorPages:
         visit = self._visit(request)
         user = visit.require_user(REVIEWER, PUBLISHER, SUPERVISOR)
         status = "reviewed" if PUBLISHER in user.roles else "submitted"
-        return visit.render("review.html", queue=self._queue(user, status), status=status)
+        return visit.render("review.html", queue=self._queue(user, status), awaiting=status)
 
     def _queue(self, user: User, status: str | None) -> list[dict[str, Any]] | None:
         """Items awaiting someone; None when the catalogue cannot list unpublished items yet."""

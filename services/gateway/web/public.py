@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import mimetypes
+import time
 from typing import Any
 from urllib.parse import quote
 
@@ -19,7 +20,6 @@ from services.gateway.auth import (
 from services.gateway.backends import ask
 from services.gateway.catalogue_routes import ItemSearch, VersionQuery, known_item_id
 from services.gateway.http import (
-    ApiError,
     NotFoundError,
     RateLimitedError,
     UnauthorizedError,
@@ -36,7 +36,28 @@ HOMES = (
     (REVIEWER, "/review"),
     (PUBLISHER, "/review"),
 )
+NAME_CACHE_SECONDS = 300.0
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
+
+
+class NameCache:
+    """People's names change rarely; a page should not replay an account per name shown."""
+
+    def __init__(self, seconds: float = NAME_CACHE_SECONDS) -> None:
+        self.seconds = seconds
+        self.names: dict[str, tuple[str, float]] = {}
+
+    def name_of(self, identity: Identity, username: str) -> str:
+        cached = self.names.get(username)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        account = identity.accounts.account(username)
+        name = account.name if account is not None else username
+        self.names[username] = (name, time.monotonic() + self.seconds)
+        return name
+
+
+NAMES = NameCache()
 
 
 def home_of(user: User) -> str:
@@ -56,24 +77,11 @@ class PublicPages:
     approval: Any
 
     def _visit(self, request: Request) -> Visit:
-        visit = open_visit(self.identity, request)
-        if visit.user is not None and APPROVER in visit.user.roles:
-            visit.nav["tasks"] = self._task_count(visit.user)
-        return visit
+        return open_visit(self.identity, request)
 
     def _display_names(self, usernames: set[str]) -> dict[str, str]:
         """username → the person's name, for timelines ("保卫处审批员" rather than "bwc")."""
-        names = {}
-        for username in usernames:
-            account = self.identity.accounts.account(username)
-            names[username] = account.name if account is not None else username
-        return names
-
-    def _task_count(self, user: User) -> int | None:
-        try:
-            return len(ask(self.approval, "list_tasks", user.as_actor()))
-        except ApiError:
-            return None
+        return {username: NAMES.name_of(self.identity, username) for username in usernames}
 
     @page("GET", "/")
     def page_catalogue(self, request: Request) -> Response:

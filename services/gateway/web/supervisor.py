@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 import logging
 from typing import Any
+
+import eventlet
 from urllib.parse import quote
 
 from nameko.exceptions import MethodNotFound, RemoteError
@@ -76,19 +78,35 @@ class SupervisorPages:
         visit = self._visit(request)
         visit.require_user(SUPERVISOR)
         start, end = period(request)
-        departments = Figures(self.audit, "departments", start, end)
-        if departments.value is not None:
-            departments.value = ranked(departments.value.get("departments", []))
+        asked = {  # the audit service answers these side by side
+            "departments": eventlet.spawn(Figures, self.audit, "departments", start, end),
+            "measures": eventlet.spawn(Figures, self.audit, "measures", start, end),
+        }
+        figures = {name: thread.wait() for name, thread in asked.items()}
+        if figures["departments"].value is not None:
+            figures["departments"].value = ranked(figures["departments"].value.get("departments", []))
         return visit.render(
-            "dashboard.html",
-            start=start or "", end=end or "",
-            departments=departments,
-            measures=Figures(self.audit, "measures", start, end),
-            verification=Figures(self.audit, "verify"),
-            ratings=Figures(self.audit, "ratings"),
-            checks=Figures(self.audit, "checks"),
-            report_query=report_query(start, end),
+            "dashboard.html", start=start or "", end=end or "",
+            report_query=report_query(start, end), **figures,
         )
+
+    @page("GET", "/supervision/ratings")
+    def page_ratings(self, request: Request) -> Response:
+        visit = self._visit(request)
+        visit.require_user(SUPERVISOR)
+        ratings = eventlet.spawn(Figures, self.audit, "ratings")
+        checks = Figures(self.audit, "checks")
+        return visit.render("ratings.html", ratings=ratings.wait(), checks=checks)
+
+    @page("GET", "/supervision/verify")
+    def page_verify(self, request: Request) -> Response:
+        """The chain's verification, fetched by the dashboard after it shows: it reads the
+        whole ledger, which grows with every event, so it never holds up the figures."""
+        visit = self._visit(request)
+        visit.require_user(SUPERVISOR)
+        fragment = request.headers.get("X-Fragment") == "1"
+        template = "verification_fragment.html" if fragment else "verification.html"
+        return visit.render(template, verification=Figures(self.audit, "verify"))
 
     @page("GET", "/supervision/cases")
     def page_find_case(self, request: Request) -> Response:
@@ -101,13 +119,18 @@ class SupervisorPages:
     def page_replay(self, request: Request, case_id: str) -> Response:
         visit = self._visit(request)
         visit.require_user(SUPERVISOR)
+        wanted = request.args.get("as_of", "").strip()[:MOMENT_MAX] or None
+        # The slider's script sends the moment itself, so both are asked for side by side.
+        asked_as_of = wanted and eventlet.spawn(Figures, self.audit, "case_history", case_id[:100], wanted)
         history = Figures(self.audit, "case_history", case_id[:100])
         if history.value is None:
             return visit.render("replay.html", case_id=case_id[:100], error=history.error,
                                 status=history.status)
         moments = [event["at"] for event in history.value["events"]]
-        step = chosen_step(request, len(moments))
-        as_of = Figures(self.audit, "case_history", case_id[:100], moments[step])
+        step = moments.index(wanted) if wanted in moments else chosen_step(request, len(moments))
+        as_of = asked_as_of.wait() if asked_as_of and wanted == moments[step] else history
+        if as_of is history and step < len(moments) - 1:
+            as_of = Figures(self.audit, "case_history", case_id[:100], moments[step])
         return visit.render(
             "replay.html", case_id=case_id[:100], error=as_of.error, moments=moments, step=step,
             replay=as_of.value, steps=[step_of(e) for e in (as_of.value or {}).get("events", [])],

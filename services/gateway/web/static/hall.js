@@ -97,7 +97,28 @@
     slider.addEventListener("change", function () { if (dragged) { form.submit(); } });
   }
 
+  function loadFragment(box) {
+    var request = new XMLHttpRequest();
+    request.open("GET", box.getAttribute("data-fragment"));
+    request.setRequestHeader("X-Fragment", "1");
+    request.onload = function () {
+      if (request.status === 200) { box.innerHTML = request.responseText; }
+    };
+    request.send();
+  }
+
+  function rememberMoment(form) {
+    var slider = form.querySelector("input[type=range]");
+    var hidden = form.querySelector("input[name=as_of]");
+    var raw = JSON.parse(slider.getAttribute("data-at") || "[]");
+    function sync() { hidden.value = raw[Number(slider.value)] || ""; }
+    slider.addEventListener("input", sync);
+    sync();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-fragment]").forEach(loadFragment);
+    document.querySelectorAll("form[data-autosubmit]").forEach(rememberMoment);
     document.querySelectorAll("form.apply-form").forEach(enhanceApplyForm);
     document.querySelectorAll("form[data-autosubmit]").forEach(enhanceReplay);
     document.querySelectorAll("form[data-confirm]").forEach(function (form) {
