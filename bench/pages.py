@@ -11,6 +11,7 @@ Each page answers a ``Server-Timing: app;dur=`` header (the gateway's own time, 
 request reaching the page's entrypoint to the response); the round trip on loopback is
 shown beside it. The notify service is not started: "我的通知" shows its fallback.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,23 +26,23 @@ from urllib.parse import urlencode
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
 
-from bench._support import (  # noqa: E402
+from bench._support import (
     Client,
     HttpError,
     Timings,
+    describe_machine,
     hall,
     hall_env,
     login,
     print_machine,
-    describe_machine,
     progress,
     throwaway_database,
     throwaway_vhost,
 )
-from shared.config import env  # noqa: E402
-from tests.support.gateway import DEMO_PASSWORD  # noqa: E402
-from tests.support.hall import ITEM, PARALLEL, PDF, PNG  # noqa: E402
-from tests.support.processes import eventually  # noqa: E402
+from shared.config import env
+from tests.support.gateway import DEMO_PASSWORD
+from tests.support.hall import ITEM, PARALLEL, PDF, PNG
+from tests.support.processes import eventually
 
 AIM_MS = 50.0
 SERVER_TIMING = re.compile(r"app;dur=([0-9.]+)")
@@ -91,11 +92,17 @@ def play_the_seed_story(port: int) -> str:
         "改造前结构图": teacher.upload("改造前结构图.pdf", PDF),
         "本次结构设计图": teacher.upload("本次结构设计图.png", PNG),
     }
-    submission = {"item_id": ITEM, "form": {"审批表": "A301 实验室隔断改造"}, "materials": materials}
+    submission = {
+        "item_id": ITEM,
+        "form": {"审批表": "A301 实验室隔断改造"},
+        "materials": materials,
+    }
     case = eventually(lambda: _submitted(teacher, submission), timeout=60)
     case_id = str(case["case_id"])
     for department in [*(d for d in PARALLEL if d != "bwc"), "bwc"]:
-        decision = {"decision": "return", "comment": "请标明消防通道"} if department == "bwc" else {}
+        decision = (
+            {"decision": "return", "comment": "请标明消防通道"} if department == "bwc" else {}
+        )
         decide(port, department, case_id, decision or {"decision": "approve"})
     teacher.request("POST", f"/api/v1/cases/{case_id}/resubmit", {})
     for department in [*PARALLEL, "cwc"]:
@@ -172,9 +179,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
-    with throwaway_database(env("DATABASE_URL")) as database_url, \
-            throwaway_vhost(env("AMQP_URI")) as amqp_uri, \
-            hall(hall_env(database_url, amqp_uri)) as running:
+    with (
+        throwaway_database(env("DATABASE_URL")) as database_url,
+        throwaway_vhost(env("AMQP_URI")) as amqp_uri,
+        hall(hall_env(database_url, amqp_uri)) as running,
+    ):
         print_machine(describe_machine(database_url, amqp_uri))
         for name in ("audit", "catalogue", "approval"):
             running.service(name)
@@ -183,11 +192,20 @@ def main() -> None:
         case_id = play_the_seed_story(port)
         browsers: dict[str | None, Browser] = {None: Browser(port)}
         as_of_14 = moment_of_step(signed_in(browsers, port, "discipline"), case_id, 14)
-        report([
-            (user or "访客", path, *measure(signed_in(browsers, port, user),
-                                          path.replace("{as_of_14}", as_of_14), args.requests))
-            for user, path in pages(case_id)
-        ])
+        report(
+            [
+                (
+                    user or "访客",
+                    path,
+                    *measure(
+                        signed_in(browsers, port, user),
+                        path.replace("{as_of_14}", as_of_14),
+                        args.requests,
+                    ),
+                )
+                for user, path in pages(case_id)
+            ]
+        )
 
 
 def signed_in(browsers: dict[str | None, Browser], port: int, user: str | None) -> Browser:
@@ -197,7 +215,9 @@ def signed_in(browsers: dict[str | None, Browser], port: int, user: str | None) 
 
 
 def report(rows: list[tuple[str, str, Timings, Timings]]) -> None:
-    header = f"{'who':<10} {'page':<48} {'n':>5} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'rt p95':>7}"
+    header = (
+        f"{'who':<10} {'page':<48} {'n':>5} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'rt p95':>7}"
+    )
     print("\nserver time per page (Server-Timing), and the loopback round trip's p95")
     print(header)
     print("-" * len(header))
@@ -206,8 +226,10 @@ def report(rows: list[tuple[str, str, Timings, Timings]]) -> None:
         p95 = server.percentile(95) * 1000
         worst = max(worst, p95)
         mark = "" if p95 < AIM_MS else "  over the aim"
-        print(f"{who:<10} {path[:48]:<48} {server.count:>5} {server.p50_ms:>7.1f} {p95:>7.1f} "
-              f"{server.p99_ms:>7.1f} {round_trip.percentile(95) * 1000:>7.1f}{mark}")
+        print(
+            f"{who:<10} {path[:48]:<48} {server.count:>5} {server.p50_ms:>7.1f} {p95:>7.1f} "
+            f"{server.p99_ms:>7.1f} {round_trip.percentile(95) * 1000:>7.1f}{mark}"
+        )
     verdict = "every page under" if worst < AIM_MS else "NOT every page under"
     print(f"\nworst p95 {worst:.1f} ms: {verdict} the {AIM_MS:.0f} ms aim")
 

@@ -1,4 +1,5 @@
 """The hall in a real browser: Debian's Chromium driven by Playwright, one context per person."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator

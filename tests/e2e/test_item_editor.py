@@ -1,5 +1,6 @@
 """An item's life through the pages: 国资处's editor drafts it with the flow editor, 学校办公室
 reviews it, 机关党委 publishes it, and it appears in the public catalogue."""
+
 from __future__ import annotations
 
 import re

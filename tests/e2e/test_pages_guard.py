@@ -1,5 +1,6 @@
 """What the pages refuse: a form without its CSRF token, another applicant's case, bad input —
 always with a Chinese page, never a stack trace."""
+
 from __future__ import annotations
 
 import re
@@ -10,7 +11,9 @@ from tests.e2e.conftest import Person
 from tests.support.gateway import Api
 from tests.support.hall import ITEM, PDF, PNG, upload
 
-CHINESE_TITLES = re.compile("请求有误|请先登录|无权进行此操作|页面不存在|状态已变化|填写的内容有误|文件")
+CHINESE_TITLES = re.compile(
+    "请求有误|请先登录|无权进行此操作|页面不存在|状态已变化|填写的内容有误|文件"
+)
 
 
 def li_laoshi_case(hall: Api) -> str:
@@ -19,9 +22,14 @@ def li_laoshi_case(hall: Api) -> str:
         "改造前结构图": upload(teacher, "改造前结构图.pdf", PDF),
         "本次结构设计图": upload(teacher, "本次结构设计图.png", PNG),
     }
-    reply = teacher.post("/api/v1/cases", json={
-        "item_id": ITEM, "form": {"审批表": "A301 实验室隔断改造"}, "materials": materials,
-    })
+    reply = teacher.post(
+        "/api/v1/cases",
+        json={
+            "item_id": ITEM,
+            "form": {"审批表": "A301 实验室隔断改造"},
+            "materials": materials,
+        },
+    )
     assert reply.status_code == 201, reply.text
     return str(reply.json()["case_id"])
 
@@ -88,7 +96,9 @@ def test_another_applicants_case_page_is_404(person: Person, hall: Api) -> None:
     assert "A301" not in other.content()
 
 
-def test_bad_input_shows_a_chinese_error_page_never_a_stack_trace(person: Person, hall: Api) -> None:
+def test_bad_input_shows_a_chinese_error_page_never_a_stack_trace(
+    person: Person, hall: Api
+) -> None:
     # Given 李老师's case, and 保卫处's approver signed in
     case_id = li_laoshi_case(hall)
     bwc = person("bwc")

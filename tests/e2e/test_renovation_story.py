@@ -2,6 +2,7 @@
 who do it: 李老师 applies with her drawings, six departments decide in parallel and 保卫处
 returns it, she resubmits, all approve, 财务处 approves, and 纪委办公室 replays the case as
 of the return."""
+
 from __future__ import annotations
 
 import re
@@ -55,7 +56,9 @@ def decide(page: Page, case_id: str, decision: str, comment: str = "") -> None:
     expect(page.get_by_role("status")).to_contain_text("审批决定已提交")
 
 
-def test_li_laoshi_applies_bwc_returns_she_resubmits_all_approve_and_the_return_replays(person: Person) -> None:
+def test_li_laoshi_applies_bwc_returns_she_resubmits_all_approve_and_the_return_replays(
+    person: Person,
+) -> None:
     # Given the public catalogue, searched for 装修 by a visitor who has not logged in
     visitor = person()
     visitor.goto("/")
@@ -83,7 +86,9 @@ def test_li_laoshi_applies_bwc_returns_she_resubmits_all_approve_and_the_return_
     teacher = person("teacher1")
     teacher.goto("/items/gongfang-zhuangxiu/apply")
     expect(teacher.locator("#missing-summary")).to_contain_text("还缺 3 项必需材料")
-    teacher.get_by_label(re.compile("^审批表")).fill("航空学院 A301 实验室隔断改造,2026年寒假施工,联系电话 13800000001")
+    teacher.get_by_label(re.compile("^审批表")).fill(
+        "航空学院 A301 实验室隔断改造,2026年寒假施工,联系电话 13800000001"
+    )
     upload(teacher, "改造前结构图", "改造前结构图.pdf", PDF, "application/pdf")
     expect(teacher.locator("#missing-summary")).to_contain_text("还缺 1 项必需材料:本次结构设计图")
     upload(teacher, "本次结构设计图", "本次结构设计图.png", PNG, "image/png")

@@ -1,12 +1,12 @@
 """The applicant's pages: apply, my cases, resubmit, withdraw, urge, rate, my notifications;
 and the case page every party to a case shares (timeline, materials, decisions)."""
+
 from __future__ import annotations
 
 import logging
 from typing import Any
 
 import eventlet
-
 from nameko.exceptions import MethodNotFound, RemoteError
 from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Request, Response
@@ -21,7 +21,7 @@ from services.gateway.http import (
     PayloadTooLargeError,
     UnsupportedMediaTypeError,
 )
-from services.gateway.web.core import CSRF_HEADER, Visit, api_request, json_endpoint, page
+from services.gateway.web.core import CSRF_HEADER, api_request, json_endpoint, page
 from services.gateway.web.timeline import timeline_of
 from shared.config import env
 from shared.contracts.approval import CaseSubmission, RatingRequest, Resubmission
@@ -79,8 +79,13 @@ class ApplicantPages:
             form=form_answers(request, item["materials"]),
             materials=self._chosen_files(request, item["materials"], user),
         )
-        case = ask(self.approval, "submit_case", user.as_actor(), body.model_dump(mode="json"),
-                   self._own_files(user, body.materials))
+        case = ask(
+            self.approval,
+            "submit_case",
+            user.as_actor(),
+            body.model_dump(mode="json"),
+            self._own_files(user, body.materials),
+        )
         return visit.redirect(f"/cases/{case['case_id']}")
 
     def _chosen_files(
@@ -144,10 +149,17 @@ class ApplicantPages:
             raise
         steps, complete = timeline_of(case, history.wait())
         return visit.render(
-            "case.html", case=case, steps=steps, complete_history=complete,
-            names=self._display_names({case["applicant"]} | {s["actor"] for s in steps if s.get("actor")}),
+            "case.html",
+            case=case,
+            steps=steps,
+            complete_history=complete,
+            names=self._display_names(
+                {case["applicant"]} | {s["actor"] for s in steps if s.get("actor")}
+            ),
             mine=case["applicant"] == user.username,
-            my_nodes=decidable_nodes(case, user), open_statuses=OPEN, closed_statuses=CLOSED,
+            my_nodes=decidable_nodes(case, user),
+            open_statuses=OPEN,
+            closed_statuses=CLOSED,
         )
 
     def _history(self, case_id: str) -> list[dict[str, Any]] | None:
@@ -172,8 +184,14 @@ class ApplicantPages:
             materials=self._chosen_files(request, materials, user) or None,
         )
         cited = {**current.get("materials", {}), **(body.materials or {})}
-        ask(self.approval, "resubmit_case", user.as_actor(), current["case_id"],
-            body.model_dump(mode="json", exclude_none=True), self._own_files(user, cited))
+        ask(
+            self.approval,
+            "resubmit_case",
+            user.as_actor(),
+            current["case_id"],
+            body.model_dump(mode="json", exclude_none=True),
+            self._own_files(user, cited),
+        )
         return visit.redirect(f"/cases/{current['case_id']}?done=resubmitted")
 
     @page("POST", "/cases/<case_id>/withdraw")
@@ -197,8 +215,9 @@ class ApplicantPages:
         body = RatingRequest.model_validate(
             {"score": request.form.get("score", ""), "comment": request.form.get("comment", "")}
         )
-        case = ask(self.approval, "rate_case", user.as_actor(), case_id[:100],
-                   body.model_dump(mode="json"))
+        case = ask(
+            self.approval, "rate_case", user.as_actor(), case_id[:100], body.model_dump(mode="json")
+        )
         return visit.redirect(f"/cases/{case['case_id']}?done=rated")
 
     @page("GET", "/notifications")
@@ -206,13 +225,17 @@ class ApplicantPages:
         visit = self._visit(request)
         user = visit.require_user()
         try:
-            notifications, unavailable = ask(self.notify, "list_notifications", user.username), False
+            notifications, unavailable = (
+                ask(self.notify, "list_notifications", user.username),
+                False,
+            )
         except UNAVAILABLE as exc:
             log.info("notifications of %s unavailable: %s", user.username, exc)
             notifications, unavailable = [], True
         notifications.sort(key=lambda n: n.get("created_at") or "", reverse=True)
-        return visit.render("notifications.html", notifications=notifications,
-                            unavailable=unavailable)
+        return visit.render(
+            "notifications.html", notifications=notifications, unavailable=unavailable
+        )
 
 
 def decidable_nodes(case: dict[str, Any], user: User) -> dict[str, str]:
@@ -221,6 +244,8 @@ def decidable_nodes(case: dict[str, Any], user: User) -> dict[str, str]:
         node["node_id"]: node["task_id"]
         for stage in case["stages"]
         for node in stage["nodes"]
-        if node["state"] == "pending" and node.get("task_id") and node["department"] == user.department
+        if node["state"] == "pending"
+        and node.get("task_id")
+        and node["department"] == user.department
         and "approver" in user.roles
     }

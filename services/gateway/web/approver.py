@@ -1,7 +1,8 @@
 """The approver's pages: the department's inbox, deciding a node, delegating."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
@@ -26,25 +27,35 @@ def inbox_order(tasks: list[dict[str, Any]], now: datetime) -> list[dict[str, An
 class ApproverPages:
     approval: Any
     _visit: Any
+    _display_names: Any
 
     @page("GET", "/inbox")
     def page_inbox(self, request: Request) -> Response:
         visit = self._visit(request)
         user = visit.require_user()
-        tasks = inbox_order(ask(self.approval, "list_tasks", user.as_actor()), datetime.now(timezone.utc))
+        tasks = inbox_order(ask(self.approval, "list_tasks", user.as_actor()), datetime.now(UTC))
         visit.nav["tasks"] = len(tasks)
         overdue = sum(task["overdue"] for task in tasks)
-        return visit.render("inbox.html", tasks=tasks, overdue=overdue)
+        names = self._display_names({task["applicant"] for task in tasks})
+        return visit.render("inbox.html", tasks=tasks, overdue=overdue, names=names)
 
     @page("POST", "/tasks/<task_id>/decision")
     def page_decide(self, request: Request, task_id: str) -> Response:
         visit = self._visit(request)
         user = visit.require_user()
         body = DecisionRequest.model_validate(
-            {"decision": request.form.get("decision", ""), "comment": request.form.get("comment", "")}
+            {
+                "decision": request.form.get("decision", ""),
+                "comment": request.form.get("comment", ""),
+            }
         )
-        case = ask(self.approval, "decide_task", user.as_actor(), task_id[:200],
-                   body.model_dump(mode="json"))
+        case = ask(
+            self.approval,
+            "decide_task",
+            user.as_actor(),
+            task_id[:200],
+            body.model_dump(mode="json"),
+        )
         return visit.redirect(f"/cases/{case['case_id']}?done=decided")
 
     @page("GET", "/delegations")
@@ -52,7 +63,9 @@ class ApproverPages:
         visit = self._visit(request)
         user = visit.require_user(APPROVER)
         delegations = ask(self.approval, "delegations", user.as_actor())
-        return visit.render("delegations.html", delegations=delegations, done=request.args.get("done"))
+        return visit.render(
+            "delegations.html", delegations=delegations, done=request.args.get("done")
+        )
 
     @page("POST", "/delegations")
     def page_delegate(self, request: Request) -> Response:

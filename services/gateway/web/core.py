@@ -3,6 +3,7 @@
 Pages are nameko http entrypoints on the gateway's one web server, beside the JSON API, and
 call the same services with the same models; only the envelope differs (HTML, cookies).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -12,7 +13,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -61,7 +62,7 @@ def local_time(value: str | None) -> str:
     except ValueError:
         return value
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
 
 

@@ -1,5 +1,6 @@
 """Editors, reviewers and publishers: the item editor with its flow editor, the review queue,
 publishing, and the 服务事项清单 spreadsheet in and out."""
+
 from __future__ import annotations
 
 import json
@@ -82,7 +83,9 @@ class EditorPages:
         if action == "submit":
             ask(self.catalogue, "submit_item", editor.as_actor(), item_id)
             return visit.redirect(f"/editor/items/{item_id}?done=submitted")
-        return visit.redirect(f"/editor/items/{item_id}?done={'preview' if action == 'preview' else 'saved'}")
+        return visit.redirect(
+            f"/editor/items/{item_id}?done={'preview' if action == 'preview' else 'saved'}"
+        )
 
     def _item_form(
         self,
@@ -94,8 +97,14 @@ class EditorPages:
         done: str = "",
     ) -> Response:
         return visit.render(
-            "item_edit.html", status=422 if errors else 200, item=item, saved_item=saved,
-            errors=errors or [], slug=slug, done=done, departments=DEPARTMENTS,
+            "item_edit.html",
+            status=422 if errors else 200,
+            item=item,
+            saved_item=saved,
+            errors=errors or [],
+            slug=slug,
+            done=done,
+            departments=DEPARTMENTS,
         )
 
     # -- the lifecycle buttons on an item's page --------------------------------------------
@@ -111,13 +120,22 @@ class EditorPages:
     def page_review_item(self, request: Request, item_id: str) -> Response:
         visit = self._visit(request)
         reviewer = visit.require_user(REVIEWER)
-        review = ReviewRequest.model_validate({
-            "decision": request.form.get("decision", ""),
-            "comment": request.form.get("comment", ""),
-            "lead_department": request.form.get("lead_department") or None,
-        })
-        ask(self.catalogue, "review_item", reviewer.as_actor(), known_item_id(item_id),
-            review.decision, review.comment, lead_department=review.lead_department)
+        review = ReviewRequest.model_validate(
+            {
+                "decision": request.form.get("decision", ""),
+                "comment": request.form.get("comment", ""),
+                "lead_department": request.form.get("lead_department") or None,
+            }
+        )
+        ask(
+            self.catalogue,
+            "review_item",
+            reviewer.as_actor(),
+            known_item_id(item_id),
+            review.decision,
+            review.comment,
+            lead_department=review.lead_department,
+        )
         return visit.redirect(f"/items/{item_id}?done=reviewed")
 
     @page("POST", "/items/<item_id>/publish")

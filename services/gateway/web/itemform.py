@@ -4,6 +4,7 @@ Rows are numbered: ``material-0-name``, ``stage-1-node-2-department``. Buttons n
 ``action`` add or remove a stage, a parallel node, a material or a contact, re-showing the
 form without saving; ``save``, ``preview`` and ``submit`` validate with ``ItemDraft``.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -118,9 +119,9 @@ def stage_from(form: MultiDict[str, str], i: int) -> dict[str, Any]:
 def node_rows(form: MultiDict[str, str], stage: int) -> list[int]:
     prefix = f"stage-{stage}-node-"
     found = {
-        int(key[len(prefix):].partition("-")[0])
+        int(key[len(prefix) :].partition("-")[0])
         for key in form
-        if key.startswith(prefix) and key[len(prefix):].partition("-")[0].isdigit()
+        if key.startswith(prefix) and key[len(prefix) :].partition("-")[0].isdigit()
     }
     return sorted(index for index in found if index < ROW_LIMIT)
 
@@ -135,11 +136,13 @@ def node_from(form: MultiDict[str, str], i: int, j: int) -> dict[str, Any]:
 
 def without_blank_rows(item: dict[str, Any]) -> dict[str, Any]:
     """What is sent to be saved: rows left wholly empty are not meant."""
-    flow = {"stages": [
-        {**stage, "nodes": [node for node in stage["nodes"] if node["department"]]}
-        for stage in item["flow"]["stages"]
-        if stage["name"] or any(node["department"] for node in stage["nodes"])
-    ]}
+    flow = {
+        "stages": [
+            {**stage, "nodes": [node for node in stage["nodes"] if node["department"]]}
+            for stage in item["flow"]["stages"]
+            if stage["name"] or any(node["department"] for node in stage["nodes"])
+        ]
+    }
     return {
         **item,
         "materials": [m for m in item["materials"] if m["name"]],

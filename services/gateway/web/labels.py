@@ -1,4 +1,5 @@
 """Words shown to people: statuses, badges and event descriptions, always as text."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -148,6 +149,7 @@ def event_line(event: dict[str, Any]) -> str:
     if event.get("type") == "case_intake_rejected":
         return f"{text}(缺:{'、'.join(data.get('missing_materials') or [])})"
     return text
+
 
 RECTIFICATION = {
     "awaiting": "待整改",

@@ -1,4 +1,5 @@
 """The online service hall's pages (网上办事大厅), mixed into the gateway beside the JSON API."""
+
 from __future__ import annotations
 
 from services.gateway.web.applicant import ApplicantPages

@@ -1,4 +1,5 @@
 """Pages anyone may open: the catalogue, an item, logging in and out, the static assets."""
+
 from __future__ import annotations
 
 import mimetypes
@@ -91,7 +92,10 @@ class PublicPages:
             self.catalogue, "search_items", q=search.q.strip() or None, department=search.department
         )
         return visit.render(
-            "catalogue.html", items=items, q=search.q, department=search.department or "",
+            "catalogue.html",
+            items=items,
+            q=search.q,
+            department=search.department or "",
             departments=DEPARTMENTS,
         )
 
@@ -103,7 +107,9 @@ class PublicPages:
         item = ask(
             self.catalogue, "get_item", known_item_id(item_id), version=version, viewer=viewer
         )
-        chart = f"/items/{item['item_id']}/flowchart.svg" + (f"?version={version}" if version else "")
+        chart = f"/items/{item['item_id']}/flowchart.svg" + (
+            f"?version={version}" if version else ""
+        )
         if item.get("status") == "published" and version is None:
             chart = f"/api/v1/items/{item['item_id']}/flowchart.svg"
         return visit.render("item.html", item=item, chart=chart)

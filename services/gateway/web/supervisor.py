@@ -4,15 +4,15 @@ experience checks, a case replayed as of any moment, the report download.
 Every figure comes from the audit service; when it does not answer, the page says so
 plainly instead of failing.
 """
+
 from __future__ import annotations
 
 import base64
 import logging
 from typing import Any
-
-import eventlet
 from urllib.parse import quote
 
+import eventlet
 from nameko.exceptions import MethodNotFound, RemoteError
 from werkzeug.wrappers import Request, Response
 
@@ -37,8 +37,12 @@ def period(request: Request) -> tuple[str | None, str | None]:
 def ranked(departments: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Best one-trip rate first; departments without closed cases last."""
     return sorted(
-        departments, key=lambda d: (d.get("one_trip_rate") is None, -(d.get("one_trip_rate") or 0),
-                                    -d.get("cases", 0))
+        departments,
+        key=lambda d: (
+            d.get("one_trip_rate") is None,
+            -(d.get("one_trip_rate") or 0),
+            -d.get("cases", 0),
+        ),
     )
 
 
@@ -84,10 +88,15 @@ class SupervisorPages:
         }
         figures = {name: thread.wait() for name, thread in asked.items()}
         if figures["departments"].value is not None:
-            figures["departments"].value = ranked(figures["departments"].value.get("departments", []))
+            figures["departments"].value = ranked(
+                figures["departments"].value.get("departments", [])
+            )
         return visit.render(
-            "dashboard.html", start=start or "", end=end or "",
-            report_query=report_query(start, end), **figures,
+            "dashboard.html",
+            start=start or "",
+            end=end or "",
+            report_query=report_query(start, end),
+            **figures,
         )
 
     @page("GET", "/supervision/ratings")
@@ -121,21 +130,31 @@ class SupervisorPages:
         visit.require_user(SUPERVISOR)
         wanted = request.args.get("as_of", "").strip()[:MOMENT_MAX] or None
         # The slider's script sends the moment itself, so both are asked for side by side.
-        asked_as_of = wanted and eventlet.spawn(Figures, self.audit, "case_history", case_id[:100], wanted)
+        asked_as_of = wanted and eventlet.spawn(
+            Figures, self.audit, "case_history", case_id[:100], wanted
+        )
         history = Figures(self.audit, "case_history", case_id[:100])
         if history.value is None:
-            return visit.render("replay.html", case_id=case_id[:100], error=history.error,
-                                status=history.status)
+            return visit.render(
+                "replay.html", case_id=case_id[:100], error=history.error, status=history.status
+            )
         moments = [event["at"] for event in history.value["events"]]
         step = moments.index(wanted) if wanted in moments else chosen_step(request, len(moments))
         as_of = asked_as_of.wait() if asked_as_of and wanted == moments[step] else history
         if as_of is history and step < len(moments) - 1:
             as_of = Figures(self.audit, "case_history", case_id[:100], moments[step])
         return visit.render(
-            "replay.html", case_id=case_id[:100], error=as_of.error, moments=moments, step=step,
-            replay=as_of.value, steps=[step_of(e) for e in (as_of.value or {}).get("events", [])],
+            "replay.html",
+            case_id=case_id[:100],
+            error=as_of.error,
+            moments=moments,
+            step=step,
+            replay=as_of.value,
+            steps=[step_of(e) for e in (as_of.value or {}).get("events", [])],
             all_steps=[step_of(e) for e in history.value["events"]],
-            names=self._display_names({e["actor"] for e in history.value["events"] if e.get("actor")}),
+            names=self._display_names(
+                {e["actor"] for e in history.value["events"] if e.get("actor")}
+            ),
         )
 
     @page("GET", "/supervision/report.xlsx")
@@ -144,11 +163,15 @@ class SupervisorPages:
         visit.require_user(SUPERVISOR)
         start, end = period(request)
         report = ask(self.audit, "report", start, end)
-        return visit.finish(Response(
-            base64.b64decode(report["content_base64"]), content_type=XLSX,
-            headers={"Content-Disposition": "attachment; filename*=UTF-8''"
-                     + quote("监督报表.xlsx")},
-        ))
+        return visit.finish(
+            Response(
+                base64.b64decode(report["content_base64"]),
+                content_type=XLSX,
+                headers={
+                    "Content-Disposition": "attachment; filename*=UTF-8''" + quote("监督报表.xlsx")
+                },
+            )
+        )
 
 
 def chosen_step(request: Request, count: int) -> int:

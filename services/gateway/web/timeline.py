@@ -1,5 +1,6 @@
 """A case's timeline: every step and who took it, from the audit ledger when it answers,
 otherwise from what the case itself remembers (its latest decisions only)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -47,9 +48,13 @@ def steps_from_case(case: dict[str, Any]) -> list[dict[str, Any]]:
             if node.get("decided_at"):
                 decision = DECISION.get(_decision(node["state"]), node["state"])
                 text = f"{department_name(node['department'])}:{decision}"
-                steps.append(_step(node["decided_at"], node.get("decided_by"), text, node.get("comment")))
+                steps.append(
+                    _step(node["decided_at"], node.get("decided_by"), text, node.get("comment"))
+                )
     for trip in case.get("trips") or []:
-        steps.append(_step(trip["at"], trip.get("recorded_by"), "登记一次现场跑动", trip["purpose"]))
+        steps.append(
+            _step(trip["at"], trip.get("recorded_by"), "登记一次现场跑动", trip["purpose"])
+        )
     if case.get("closed_at"):
         steps.append(_step(case["closed_at"], None, "办结"))
     return steps
@@ -59,6 +64,14 @@ def _decision(state: str) -> str:
     return {"approved": "approve", "returned": "return", "rejected": "reject"}.get(state, state)
 
 
-def _step(at: str | None, actor: str | None, text: str, comment: str | None = None) -> dict[str, Any]:
-    return {"at": at, "actor": actor, "text": text, "comments": [comment] if comment else [],
-            "system": False, "type": ""}
+def _step(
+    at: str | None, actor: str | None, text: str, comment: str | None = None
+) -> dict[str, Any]:
+    return {
+        "at": at,
+        "actor": actor,
+        "text": text,
+        "comments": [comment] if comment else [],
+        "system": False,
+        "type": "",
+    }
