@@ -2,11 +2,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
 
 import pytest  # noqa: E402
 
+pytest_plugins = ["tests.support.notify"]
+
+from tests.support.processes import ProcessGroup  # noqa: E402
 from tests.support.servers import Servers, fresh_database, fresh_vhost, start_servers  # noqa: E402
 
 
@@ -29,7 +33,7 @@ def amqp_uri(servers: Servers) -> Iterator[str]:
 
 
 @pytest.fixture
-def service_env(database_url: str, amqp_uri: str, tmp_path: object) -> dict[str, str]:
+def service_env(database_url: str, amqp_uri: str, tmp_path: Path) -> dict[str, str]:
     """The environment for service processes of one test: its own database and vhost."""
     env = dict(os.environ)
     env.update(
@@ -47,11 +51,7 @@ def service_env(database_url: str, amqp_uri: str, tmp_path: object) -> dict[str,
 
 
 @pytest.fixture
-def processes(service_env: dict[str, str], tmp_path: "os.PathLike[str]") -> Iterator["ProcessGroup"]:
-    from pathlib import Path
-
-    from tests.support.processes import ProcessGroup
-
-    group = ProcessGroup(service_env, Path(tmp_path))
+def processes(service_env: dict[str, str], tmp_path: Path) -> Iterator[ProcessGroup]:
+    group = ProcessGroup(service_env, tmp_path)
     yield group
     group.stop_all()

@@ -5,20 +5,16 @@ from typing import Any
 
 import pytest
 
-from tests.support.notify import (  # noqa: F401 - fixtures
+from tests.support.notify import (
     APPROVER_PHONES,
     CASE_ID,
     TEACHER1_PHONE,
     ApprovalEvents,
     SmsGateway,
     closed,
-    directory,
     failed_notifications,
     inbox_of,
-    mailbox,
     node_opened,
-    notify_env,
-    sms,
     start_notify,
 )
 from tests.support.processes import ProcessGroup, ServiceProcess, eventually

@@ -12,11 +12,7 @@ from services.gateway.application import IdentityApplication
 from services.gateway.models import AccountDraft
 from shared.config import Settings
 from shared.eventstore import application_env
-from tests.support.notify import (  # noqa: F401 - fixtures
-    directory,
-    mailbox,
-    notify_env,
-    sms,
+from tests.support.notify import (
     start_notify,
     inbox_of,
     APPROVER_PHONES,
@@ -30,7 +26,6 @@ from tests.support.notify import (  # noqa: F401 - fixtures
     body_of,
     closed,
     node_opened,
-    smtp_server,
 )
 from tests.support.processes import ProcessGroup, ServiceProcess, eventually
 

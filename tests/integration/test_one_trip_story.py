@@ -14,13 +14,10 @@ import pytest
 
 from tests.support.gateway import Api, start_gateway
 from tests.support.hall import ITEM, PARALLEL, PDF, PNG, upload
-from tests.support.notify import (  # noqa: F401 - fixtures
+from tests.support.notify import (
     TEACHER1_PHONE,
     Mailbox,
     SmsGateway,
-    mailbox,
-    notify_env,
-    sms,
     start_notify,
 )
 from tests.support.processes import ProcessGroup, eventually
@@ -61,7 +58,7 @@ def texts(user: Api, channel: str) -> list[str]:
             if n["channel"] == channel]
 
 
-def test_one_trip_from_application_to_accountability(everything: Api, sms: SmsGateway) -> None:  # noqa: F811
+def test_one_trip_from_application_to_accountability(everything: Api, sms: SmsGateway) -> None:
     hall = everything
     teacher, office = hall.as_user("teacher1"), hall.as_user("discipline")
     approvers = {code: hall.as_user(code) for code in PARALLEL + ["cwc"]}
