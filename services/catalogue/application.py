@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.catalogue.domain import ServiceItem, as_item, item_uuid
 from services.catalogue.search import change_feed, search_index_for
 from services.catalogue.spreadsheet import ParsedRow
+from services.catalogue.worklist import WorkList
 from shared.contracts.catalogue import (
     Item,
     ItemChanged,
@@ -41,6 +42,12 @@ T = TypeVar("T")
 
 STAFF_ROLES = frozenset({"editor", "approver", "reviewer", "publisher", "supervisor", "admin"})
 SEE_EVERY_DEPARTMENT = frozenset({"reviewer", "publisher", "supervisor"})
+WORKING_STATUSES = frozenset({"draft", "returned", "submitted", "reviewed"})
+AWAITING: dict[str, frozenset[str]] = {
+    "reviewer": frozenset({"submitted"}),
+    "publisher": frozenset({"reviewed"}),
+    "supervisor": WORKING_STATUSES,
+}
 
 
 class Actor(BaseModel):
@@ -71,6 +78,13 @@ def require_editor_of(actor: Actor, department: str) -> None:
         raise ForbiddenError(f"只有{department_name(department)}的编辑可以修改本部门的服务事项")
 
 
+def visible_statuses(viewer: Actor, department: str) -> frozenset[str]:
+    statuses = frozenset().union(*(AWAITING.get(role, frozenset()) for role in viewer.roles))
+    if viewer.has("editor") and viewer.department == department:
+        statuses |= WORKING_STATUSES
+    return statuses
+
+
 def new_item_id() -> str:
     return f"item-{uuid.uuid4().hex[:12]}"
 
@@ -87,6 +101,7 @@ class CatalogueApplication(OnetripApplication):
         super().__init__(env)
         self.search_index = search_index_for(self)
         self.changes_after = change_feed(self)
+        self.work_list = WorkList(self)
 
     # -- commands ------------------------------------------------------------------
 
@@ -225,6 +240,20 @@ class CatalogueApplication(OnetripApplication):
 
     def published_items(self, department: str | None = None) -> list[dict[str, Any]]:
         return self.search_index.published_items(department or None)
+
+    def list_items(self, viewer: Actor, status: str | None = None) -> list[dict[str, Any]]:
+        """Items on their way that the viewer may act on or oversee: a reviewer's submitted
+        items, a publisher's reviewed ones, an editor's own department's unpublished drafts
+        (draft, returned, submitted, reviewed); ``status`` narrows the list further."""
+        if status is not None and status not in WORKING_STATUSES:
+            raise InvalidError(f"只能列出未发布的事项状态：{status}")
+        rows = self.work_list.working_items()
+        return [
+            row
+            for row in rows
+            if row["status"] in visible_statuses(viewer, row["department"])
+            and (status is None or row["status"] == status)
+        ]
 
     def _load(self, item_id: str) -> ServiceItem:
         try:

@@ -208,6 +208,10 @@ class CatalogueService(HealthCheckMixin):
         return self.store.search_items(q, known_department(department))
 
     @rpc
+    def list_items(self, viewer: dict[str, Any], status: str | None = None) -> list[dict[str, Any]]:
+        return self.store.list_items(valid(Actor, viewer, "用户"), status or None)
+
+    @rpc
     def flowchart_svg(
         self, item_id: str, version: Any = None, viewer: dict[str, Any] | None = None
     ) -> str:
