@@ -1,5 +1,5 @@
 """An item's life through the pages: 国资处's editor drafts it with the flow editor, 学校办公室
-reviews it, 机关党委 publishes it, and it appears in the public catalogue."""
+reviews it from its queue, 机关党委 publishes it from theirs, and it appears in the public catalogue."""
 
 from __future__ import annotations
 
@@ -50,20 +50,29 @@ def test_gzc_drafts_an_item_with_two_stages_office_passes_it_and_party_publishes
     editor.get_by_role("button", name="保存并提交审核").click()
     expect(editor.get_by_role("status")).to_contain_text("已提交学校办公室审核")
 
-    # When 学校办公室 opens it by its id and passes it
+    # And the editor's page lists it among the department's unpublished items
+    editor.goto("/editor")
+    expect(editor.get_by_role("listitem").filter(has_text=NAME)).to_contain_text("已提交,待审核")
+
+    # When 学校办公室 finds it in the review queue and passes it
     office = person("office")
     queue = office.goto("/review")
     assert queue is not None and queue.status == 200
-    office.get_by_label("按事项编号打开").fill("gongfang-tiaozheng")
-    office.get_by_role("button", name="打开").click()
+    waiting = office.locator("ul.items li").filter(has_text=NAME)
+    expect(waiting).to_contain_text("国资处 · 已提交,待审核")
+    waiting.get_by_role("link", name=NAME).click()
     expect(office.locator("h1")).to_have_text(NAME)
     office.get_by_role("radio", name="通过").check()
     office.get_by_label("审核意见").fill("材料清单完整,同意")
     office.get_by_role("button", name="提交审核意见").click()
+    office.goto("/review")
+    expect(office.locator("ul.items")).not_to_contain_text(NAME)
 
-    # And 机关党委 publishes it
+    # And 机关党委 finds it in the queue of items to publish and publishes it
     party = person("party")
-    party.goto("/items/gongfang-tiaozheng")
+    party.goto("/review")
+    expect(party.locator("h1")).to_have_text("待发布的事项")
+    party.locator("ul.items").get_by_role("link", name=NAME).click()
     expect(party.locator(".tag-warn")).to_have_text("审核通过,待发布")
     party.get_by_role("button", name="发布").click()
 
