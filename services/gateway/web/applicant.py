@@ -21,6 +21,7 @@ from services.gateway.http import (
     PayloadTooLargeError,
     UnsupportedMediaTypeError,
 )
+from services.gateway.web.approver import may_record_trip
 from services.gateway.web.core import CSRF_HEADER, api_request, json_endpoint, page
 from services.gateway.web.timeline import timeline_of
 from shared.config import env
@@ -158,6 +159,7 @@ class ApplicantPages:
             ),
             mine=case["applicant"] == user.username,
             my_nodes=decidable_nodes(case, user),
+            may_record_trip=may_record_trip(case, user),
             open_statuses=OPEN,
             closed_statuses=CLOSED,
         )

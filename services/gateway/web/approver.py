@@ -7,15 +7,25 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from services.gateway.auth import APPROVER
+from services.gateway.auth import APPROVER, User
 from services.gateway.backends import ask
 from services.gateway.web.core import page
-from shared.contracts.approval import DecisionRequest, DelegationRequest
+from shared.contracts.approval import DecisionRequest, DelegationRequest, TripRequest
 
 
 def is_overdue(task: dict[str, Any], now: datetime) -> bool:
     due = task.get("due_at")
     return bool(due) and datetime.fromisoformat(due) < now
+
+
+def case_departments(case: dict[str, Any]) -> set[str]:
+    nodes = {node["department"] for stage in case.get("stages") or [] for node in stage["nodes"]}
+    return nodes | ({case["department"]} if case.get("department") else set())
+
+
+def may_record_trip(case: dict[str, Any], user: User) -> bool:
+    """Staff of a department the case goes through register a trip the applicant made."""
+    return APPROVER in user.roles and user.department in case_departments(case)
 
 
 def inbox_order(tasks: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
@@ -57,6 +67,20 @@ class ApproverPages:
             body.model_dump(mode="json"),
         )
         return visit.redirect(f"/cases/{case['case_id']}?done=decided")
+
+    @page("POST", "/cases/<case_id>/trips")
+    def page_record_trip(self, request: Request, case_id: str) -> Response:
+        visit = self._visit(request)
+        user = visit.require_user(APPROVER)
+        body = TripRequest.model_validate({"purpose": request.form.get("purpose", "")})
+        case = ask(
+            self.approval,
+            "record_trip",
+            user.as_actor(),
+            case_id[:100],
+            body.model_dump(mode="json"),
+        )
+        return visit.redirect(f"/cases/{case['case_id']}?done=trip")
 
     @page("GET", "/delegations")
     def page_delegations(self, request: Request) -> Response:

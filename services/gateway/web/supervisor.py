@@ -16,9 +16,10 @@ import eventlet
 from nameko.exceptions import MethodNotFound, RemoteError
 from werkzeug.wrappers import Request, Response
 
-from services.gateway.auth import SUPERVISOR
+from services.gateway.auth import SUPERVISOR, require_staff
 from services.gateway.backends import ask
 from services.gateway.http import REMOTE_ERRORS, ApiError
+from services.gateway.supervision_routes import CheckRequest, RectificationRequest
 from services.gateway.web.core import page
 from services.gateway.web.timeline import step_of
 
@@ -101,11 +102,59 @@ class SupervisorPages:
 
     @page("GET", "/supervision/ratings")
     def page_ratings(self, request: Request) -> Response:
+        """The supervisor sees every department's bad reviews; other staff their own, as the
+        JSON API answers them."""
         visit = self._visit(request)
-        visit.require_user(SUPERVISOR)
-        ratings = eventlet.spawn(Figures, self.audit, "ratings")
+        user = require_staff(visit.require_user())
+        supervisor = SUPERVISOR in user.roles
+        department = None if supervisor else user.department
+        ratings = eventlet.spawn(Figures, self.audit, "ratings", department)
         checks = Figures(self.audit, "checks")
-        return visit.render("ratings.html", ratings=ratings.wait(), checks=checks)
+        return visit.render(
+            "ratings.html",
+            ratings=ratings.wait(),
+            checks=checks,
+            supervisor=supervisor,
+            done=request.args.get("done", "")[:20],
+        )
+
+    @page("POST", "/supervision/ratings/<rating_id>/rectification")
+    def page_rectify(self, request: Request, rating_id: str) -> Response:
+        visit = self._visit(request)
+        user = require_staff(visit.require_user())
+        body = RectificationRequest.model_validate(
+            {"action": request.form.get("action", ""), "text": request.form.get("text", "")}
+        )
+        if body.action.startswith("rule_"):
+            visit.require_user(SUPERVISOR)
+        ask(
+            self.audit,
+            "rectify",
+            rating_id[:200],
+            body.action,
+            user.username,
+            user.department,
+            body.text,
+        )
+        return visit.redirect("/supervision/ratings?done=rectified")
+
+    @page("POST", "/supervision/checks")
+    def page_record_check(self, request: Request) -> Response:
+        visit = self._visit(request)
+        user = visit.require_user(SUPERVISOR)
+        fields = ("item_id", "checker", "trips", "minutes", "findings")
+        body = CheckRequest.model_validate({key: request.form.get(key, "") for key in fields})
+        ask(
+            self.audit,
+            "record_check",
+            user.username,
+            body.item_id,
+            body.checker,
+            body.trips,
+            body.minutes,
+            body.findings,
+        )
+        return visit.redirect("/supervision/ratings?done=checked")
 
     @page("GET", "/supervision/verify")
     def page_verify(self, request: Request) -> Response:
