@@ -201,6 +201,12 @@ EXPECTED = (ApiError, ValidationError, RemoteError, HTTPException)
 
 
 def routing_problem(exc: HTTPException, request: Request) -> Response:
+    if isinstance(exc, NotFound) and not request.path.startswith("/api/"):
+        # A browser's mistyped address gets the hall's Chinese page; imported here because
+        # the pages themselves import this module.
+        from services.gateway.web.core import page_not_found
+
+        return page_not_found(request)
     if isinstance(exc, NotFound):
         return problem(404, "Not Found", f"没有这个地址: {request.path}")
     if isinstance(exc, MethodNotAllowed):

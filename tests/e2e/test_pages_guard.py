@@ -8,7 +8,7 @@ import re
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import Person
-from tests.support.gateway import Api
+from tests.support.gateway import Api, is_problem
 from tests.support.hall import ITEM, PDF, PNG, upload
 
 CHINESE_TITLES = re.compile(
@@ -111,6 +111,7 @@ def test_bad_input_shows_a_chinese_error_page_never_a_stack_trace(
         ("/items/gongfang-zhuangxiu?version=abc", 422),
         ("/cases/%27%3B%20drop%20table", 404),
         ("/files/not-a-file", 404),
+        ("/no/such/page", 404),
         ("/supervision", 403),
     ]:
         response = bwc.goto(path)
@@ -118,6 +119,10 @@ def test_bad_input_shows_a_chinese_error_page_never_a_stack_trace(
         # Then each answers its status with a Chinese page
         assert response is not None and response.status == status, path
         assert_chinese_error(bwc, status)
+
+    # And an unknown address under /api/ stays a problem+json answer for programs
+    assert is_problem(hall.get("/api/v1/no-such-thing"), 404)
+    assert hall.get("/no/such/page").headers["Content-Type"].startswith("text/html")
 
     # And a return without a comment is explained, not accepted
     bwc.goto(f"/cases/{case_id}")

@@ -24,7 +24,14 @@ from pydantic import BaseModel
 from werkzeug.wrappers import Request, Response
 
 from services.gateway.auth import User
-from services.gateway.http import EXPECTED, ApiError, ApiRoute, ForbiddenError, response_for
+from services.gateway.http import (
+    EXPECTED,
+    ApiError,
+    ApiRoute,
+    ForbiddenError,
+    NotFoundError,
+    response_for,
+)
 from services.gateway.identity import Identity, token_hours
 from services.gateway.web import labels
 from shared.config import env
@@ -199,6 +206,10 @@ def error_page(exc: BaseException) -> Response:
         if name in problem.headers:
             response.headers[name] = problem.headers[name]
     return response
+
+
+def page_not_found(request: Request) -> Response:
+    return error_page(NotFoundError(f"没有这个页面:{request.path[:200]}"))
 
 
 class PageRoute(ApiRoute):
