@@ -3,6 +3,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# Integration tests mostly wait on service processes: three at a time fit two cores.
+PYTEST_ARGS ?= -n 3
 INSTALLED := $(VENV)/.installed
 
 .PHONY: up test down bench install servers lint compose-check clean

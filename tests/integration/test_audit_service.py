@@ -129,7 +129,7 @@ def test_two_instances_appending_at_once_keep_one_linear_chain(
     checkpoint = str(tmp_path / "audit-checkpoint.json")
     for label in ("audit-1", "audit-2"):
         processes.start("audit", label=label, ONETRIP_AUDIT_CHECKPOINT=checkpoint)
-    eventually(lambda: queue_consumers(service_env["AMQP_URI"], APPROVAL_QUEUE) == 2, timeout=60)
+    eventually(lambda: queue_consumers(service_env["AMQP_URI"], APPROVAL_QUEUE) == 2, timeout=120)
 
     # When 400 events arrive at once
     events = generated_history(60, seed=13)[:400]

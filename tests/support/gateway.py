@@ -61,7 +61,7 @@ def start_gateway(
     port = free_port()
     process = processes.start("gateway", label=label, PORT=str(port), **extra_env)
     api = Api(f"http://127.0.0.1:{port}")
-    eventually(lambda: process.alive() and api.answers(), timeout=60)
+    eventually(lambda: process.alive() and api.answers(), timeout=90)
     return process, api
 
 

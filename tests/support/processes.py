@@ -69,7 +69,7 @@ class ServiceProcess:
         )
         return self
 
-    def wait_for_queue(self, queue: str, timeout: float = 30.0) -> ServiceProcess:
+    def wait_for_queue(self, queue: str, timeout: float = 90.0) -> ServiceProcess:
         eventually(lambda: self.alive() and queue_consumers(self.env["AMQP_URI"], queue) > 0, timeout)
         return self
 
