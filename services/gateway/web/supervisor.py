@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import logging
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -20,13 +22,16 @@ from services.gateway.auth import SUPERVISOR, require_staff
 from services.gateway.backends import ask
 from services.gateway.http import REMOTE_ERRORS, ApiError
 from services.gateway.supervision_routes import CheckRequest, RectificationRequest
-from services.gateway.web.core import page
+from services.gateway.web.core import SHANGHAI, page
 from services.gateway.web.timeline import step_of
 
 log = logging.getLogger(__name__)
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MOMENT_MAX = 40
+TREND_WEEKS = 8
+CHART_WIDTH, CHART_HEIGHT = 640, 220
+PLOT_TOP, PLOT_BOTTOM, PLOT_LEFT, PLOT_RIGHT = 24, 180, 40, 600
 
 
 def period(request: Request) -> tuple[str | None, str | None]:
@@ -87,7 +92,13 @@ class SupervisorPages:
             "departments": eventlet.spawn(Figures, self.audit, "departments", start, end),
             "measures": eventlet.spawn(Figures, self.audit, "measures", start, end),
         }
+        weeks = trend_weeks(datetime.now(SHANGHAI).date())
+        weekly = [
+            eventlet.spawn(Figures, self.audit, "measures", *week_bounds(monday))
+            for monday in weeks
+        ]
         figures = {name: thread.wait() for name, thread in asked.items()}
+        trend = Trend.of(weeks, [thread.wait() for thread in weekly])
         if figures["departments"].value is not None:
             figures["departments"].value = ranked(
                 figures["departments"].value.get("departments", [])
@@ -97,6 +108,7 @@ class SupervisorPages:
             start=start or "",
             end=end or "",
             report_query=report_query(start, end),
+            trend=trend,
             **figures,
         )
 
@@ -233,3 +245,127 @@ def chosen_step(request: Request, count: int) -> int:
 def report_query(start: str | None, end: str | None) -> str:
     parts = [f"{key}={quote(value)}" for key, value in (("from", start), ("to", end)) if value]
     return ("?" + "&".join(parts)) if parts else ""
+
+
+def trend_weeks(today: date, count: int = TREND_WEEKS) -> list[date]:
+    """The Mondays of the last `count` weeks, this week last."""
+    this_monday = today - timedelta(days=today.weekday())
+    return [this_monday - timedelta(weeks=back) for back in range(count - 1, -1, -1)]
+
+
+def week_bounds(monday: date) -> tuple[str, str]:
+    start = datetime.combine(monday, time(), SHANGHAI)
+    return start.isoformat(), (start + timedelta(weeks=1)).isoformat()
+
+
+@dataclass(frozen=True)
+class Week:
+    monday: date
+    cases: int
+    closed: int
+    one_trip_rate: float | None
+    bar_x: float = 0
+    bar_y: float = 0
+    bar_height: float = 0
+    bar_width: float = 0
+    dot_y: float | None = None
+
+    @property
+    def label(self) -> str:
+        return self.monday.strftime("%m-%d")
+
+    @property
+    def center(self) -> float:
+        return self.bar_x + self.bar_width / 2
+
+
+@dataclass(frozen=True)
+class Trend:
+    """Cases per week and the one-trip rate, placed on a small SVG chart."""
+
+    weeks: list[Week]
+    error: str = ""
+
+    @classmethod
+    def of(cls, mondays: list[date], answers: list[Figures]) -> Trend:
+        failed = next((answer for answer in answers if answer.value is None), None)
+        if failed is not None:
+            return cls(weeks=[], error=failed.error)
+        weeks = [
+            Week(
+                monday,
+                int(answer.value.get("cases", 0)),
+                int(answer.value.get("closed", 0)),
+                answer.value.get("one_trip_rate"),
+            )
+            for monday, answer in zip(mondays, answers, strict=True)
+        ]
+        return cls(weeks=placed(weeks))
+
+    @property
+    def width(self) -> int:
+        return CHART_WIDTH
+
+    @property
+    def height(self) -> int:
+        return CHART_HEIGHT
+
+    @property
+    def baseline(self) -> int:
+        return PLOT_BOTTOM
+
+    @property
+    def top(self) -> int:
+        return PLOT_TOP
+
+    @property
+    def left(self) -> int:
+        return PLOT_LEFT
+
+    @property
+    def right(self) -> int:
+        return PLOT_RIGHT
+
+    @property
+    def most_cases(self) -> int:
+        return max((week.cases for week in self.weeks), default=0)
+
+    @property
+    def line(self) -> str:
+        return " ".join(
+            f"{week.center:.1f},{week.dot_y:.1f}" for week in self.weeks if week.dot_y is not None
+        )
+
+    @property
+    def summary(self) -> str:
+        parts = [
+            f"{week.label} 周办件 {week.cases} 件,最多跑一趟 "
+            + ("—" if week.one_trip_rate is None else f"{week.one_trip_rate * 100:.0f}%")
+            for week in self.weeks
+        ]
+        return f"近 {len(self.weeks)} 周办件趋势:" + ";".join(parts)
+
+
+def placed(weeks: list[Week]) -> list[Week]:
+    slot = (PLOT_RIGHT - PLOT_LEFT) / max(len(weeks), 1)
+    width = slot * 0.6
+    scale = (PLOT_BOTTOM - PLOT_TOP) / max(max((w.cases for w in weeks), default=0), 1)
+    span = PLOT_BOTTOM - PLOT_TOP
+    result = []
+    for index, week in enumerate(weeks):
+        height = week.cases * scale
+        rate = week.one_trip_rate
+        result.append(
+            Week(
+                week.monday,
+                week.cases,
+                week.closed,
+                rate,
+                bar_x=PLOT_LEFT + index * slot + (slot - width) / 2,
+                bar_y=PLOT_BOTTOM - height,
+                bar_height=height,
+                bar_width=width,
+                dot_y=None if rate is None else PLOT_BOTTOM - rate * span,
+            )
+        )
+    return result
