@@ -156,9 +156,7 @@ class ApprovalService(HealthCheckMixin):
     @rpc
     def list_tasks(self, actor: dict[str, Any]) -> list[dict[str, Any]]:
         self._require_decider(actor)
-        departments = {actor["department"]} | {
-            d["department"] for d in self.store.delegations_of(actor["username"])
-        }
+        departments = {actor["department"]} | set(self._delegated_departments(actor))
         tasks = [task for department in sorted(departments) for task in self.inbox.tasks(department)]
         return sorted(tasks, key=lambda task: (task["created_at"], task["task_id"]))
 
@@ -200,9 +198,25 @@ class ApprovalService(HealthCheckMixin):
     def _visible_case(self, actor: dict[str, Any], case_id: str) -> dict[str, Any]:
         if SUPERVISOR in actor.get("roles", []):
             return self.store.get_case(case_id)
-        return self.store.get_case(
-            case_id, viewer=actor["username"], viewer_department=staff_department(actor)
-        )
+        try:
+            return self.store.get_case(
+                case_id, viewer=actor["username"], viewer_department=staff_department(actor)
+            )
+        except NotFoundError:
+            # A delegate (委托) sees the cases of the departments whose decisions they hold.
+            for department in self._delegated_departments(actor):
+                try:
+                    return self.store.get_case(case_id, viewer=actor["username"], viewer_department=department)
+                except NotFoundError:
+                    continue
+            raise
+
+    def _delegated_departments(self, actor: dict[str, Any]) -> list[str]:
+        today = datetime.now(SHANGHAI).date().isoformat()
+        return sorted({
+            d["department"] for d in self.store.delegations_of(actor["username"])
+            if d["starts_on"] <= today <= d["ends_on"]
+        })
 
     def _require_decider(self, actor: dict[str, Any]) -> None:
         if APPROVER in actor.get("roles", []):
@@ -211,4 +225,4 @@ class ApprovalService(HealthCheckMixin):
             raise ForbiddenError("只有审批人(或受委托人)可以处理待办")
 
 
-__all__ = ["ApprovalService", "NotFoundError"]
+__all__ = ["ApprovalService"]

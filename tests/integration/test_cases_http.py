@@ -115,3 +115,27 @@ def test_bad_uploads_are_refused_with_clear_errors(hall: Api) -> None:
     assert reply.status_code == 201 and reply.json()["name"] == "申请表.pdf"
     # No file field: 400
     assert is_problem(teacher.post("/api/v1/files", data={"x": "1"}), 400)
+
+
+def test_a_delegate_sees_and_decides_the_delegating_departments_node(hall: Api) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    teacher, xxh, gzc, jjc = (hall.as_user(u) for u in ("teacher1", "xxh", "gzc", "jjc"))
+    case = teacher.post("/api/v1/cases", json={"item_id": "wangluo-kaitong", "form": {"账号": "li"}}).json()
+    assert case["status"] == "in_review", case
+    # Given 信息化处 delegates its decisions to 国资处's approver for three days
+    today = datetime.now(timezone(timedelta(hours=8))).date()
+    granted = xxh.post("/api/v1/delegations", json={
+        "delegate": "gzc", "starts_on": today.isoformat(), "ends_on": (today + timedelta(days=3)).isoformat()})
+    assert granted.status_code == 201, granted.text
+    # Then the delegate sees the case and its task; another department still does not
+    assert gzc.get(f"/api/v1/cases/{case['case_id']}").status_code == 200
+    assert is_problem(jjc.get(f"/api/v1/cases/{case['case_id']}"), 404)
+    task = next(t for t in gzc.get("/api/v1/tasks").json()["tasks"] if t["case_id"] == case["case_id"])
+    # When the delegate approves
+    decided = gzc.post(f"/api/v1/tasks/{task['task_id']}/decision", json={"decision": "approve"})
+    # Then the decision records both people
+    assert decided.status_code == 200, decided.text
+    node = decided.json()["stages"][0]["nodes"][0]
+    assert (node["decided_by"], node["on_behalf_of"]) == ("gzc", "xxh")
+    assert decided.json()["status"] == "approved"

@@ -158,11 +158,19 @@ class ApplicantPages:
                 {case["applicant"]} | {s["actor"] for s in steps if s.get("actor")}
             ),
             mine=case["applicant"] == user.username,
-            my_nodes=decidable_nodes(case, user),
+            my_nodes=decidable_nodes(case, user, self._delegated_departments(user)),
             may_record_trip=may_record_trip(case, user),
             open_statuses=OPEN,
             closed_statuses=CLOSED,
         )
+
+    def _delegated_departments(self, user: User) -> set[str]:
+        if not user.is_staff:
+            return set()
+        try:
+            return {d["department"] for d in ask(self.approval, "delegations", user.as_actor())}
+        except UNAVAILABLE:
+            return set()
 
     def _history(self, case_id: str) -> list[dict[str, Any]] | None:
         try:
@@ -240,14 +248,13 @@ class ApplicantPages:
         )
 
 
-def decidable_nodes(case: dict[str, Any], user: User) -> dict[str, str]:
-    """node_id → task_id of the pending nodes this user's department decides."""
+def decidable_nodes(case: dict[str, Any], user: User, delegated: set[str] | None = None) -> dict[str, str]:
+    """node_id → task_id of the pending nodes this user decides: their department's, as an
+    approver, and those of departments that delegated their decisions to them (委托)."""
+    departments = set(delegated or ()) | ({user.department} if "approver" in user.roles else set())
     return {
         node["node_id"]: node["task_id"]
         for stage in case["stages"]
         for node in stage["nodes"]
-        if node["state"] == "pending"
-        and node.get("task_id")
-        and node["department"] == user.department
-        and "approver" in user.roles
+        if node["state"] == "pending" and node.get("task_id") and node["department"] in departments
     }
