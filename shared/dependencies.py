@@ -7,7 +7,7 @@ from typing import Any, Generic, TypeVar
 from nameko.extensions import DependencyProvider
 
 from shared.config import Settings
-from shared.eventstore import OnetripApplication, application_env, ensure_database, ensure_schema
+from shared.eventstore import OnetripApplication, open_application
 from shared.relay import OutboxRelay
 
 log = logging.getLogger(__name__)
@@ -29,10 +29,7 @@ class EventStore(DependencyProvider, Generic[A]):
 
     def setup(self) -> None:
         settings = Settings()
-        schema = self.application_class.service
-        ensure_database(settings.database)
-        ensure_schema(settings.database, schema)
-        self.app = self.application_class(env=application_env(schema, settings))
+        self.app = open_application(self.application_class, self.application_class.service, settings)
         if self.relay_enabled:
             self.relay = OutboxRelay(self.app, settings)
 

@@ -7,7 +7,8 @@ in the same transaction as its own events (``ConsumingApplication.consume``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
 
@@ -79,6 +80,32 @@ def ensure_schema(db: Database, schema: str) -> None:
             conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
         except psycopg.errors.UniqueViolation:
             pass  # a concurrent CREATE SCHEMA won the race
+
+
+A_ = TypeVar("A_", bound="Application[Any]")
+
+
+def open_application(application_class: type[A_], schema: str, settings: Settings | None = None) -> A_:
+    """Construct an application whose tables may not exist yet, safely while other
+    instances start too: two concurrent ``CREATE TABLE IF NOT EXISTS`` of one table
+    race in PostgreSQL's catalogue (a unique violation on ``pg_type``)."""
+    settings = settings or Settings()
+    ensure_database(settings.database)
+    ensure_schema(settings.database, schema)
+    with schema_lock(settings, schema):
+        return application_class(env=application_env(schema, settings))
+
+
+@contextmanager
+def schema_lock(settings: Settings, schema: str) -> Iterator[None]:
+    """Serialises the creation of one schema's tables across processes."""
+    key = f"onetrip-tables:{schema}"
+    with psycopg.connect(settings.database.conninfo(), autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (key,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
 
 
 def retry_on_conflict(command: Callable[[], T], attempts: int = 20) -> T:

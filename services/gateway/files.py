@@ -24,7 +24,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from shared.config import Settings, env
-from shared.eventstore import ensure_database, ensure_schema
+from shared.eventstore import ensure_database, ensure_schema, schema_lock
 
 CHUNK = 64 * 1024
 PDF, PNG, JPEG, TEXT = "application/pdf", "image/png", "image/jpeg", "text/plain"
@@ -240,7 +240,8 @@ class Files(DependencyProvider):
             kwargs={"autocommit": True},
         )
         self.store = FileStore(LocalDiskStorage(Path(env("ONETRIP_FILES_DIR"))), pool)
-        self.store.create_table()
+        with schema_lock(settings, "gateway"):
+            self.store.create_table()
 
     def stop(self) -> None:
         if self.store is not None:

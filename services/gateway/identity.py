@@ -17,7 +17,7 @@ from services.gateway.http import RateLimitedError, UnauthorizedError
 from services.gateway.throttle import LoginThrottle
 from services.gateway.tokens import InvalidTokenError, TokenIssuer
 from shared.config import Settings, env
-from shared.eventstore import application_env, ensure_database, ensure_schema
+from shared.eventstore import open_application
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +86,7 @@ class IdentityStore(DependencyProvider):  # type: ignore[misc]
 
     def setup(self) -> None:
         settings = Settings()
-        ensure_database(settings.database)
-        ensure_schema(settings.database, IdentityApplication.service)
-        accounts = IdentityApplication(env=application_env(IdentityApplication.service, settings))
+        accounts = open_application(IdentityApplication, IdentityApplication.service, settings)
         recorder: Any = accounts.recorder
         throttle = LoginThrottle(recorder.datastore, IdentityApplication.service)
         throttle.create_table()
