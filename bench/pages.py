@@ -9,7 +9,8 @@ so the case pages have a full timeline. Then every page is requested ``--request
 one after another, by the person who would open it, signed in through the login form.
 Each page answers a ``Server-Timing: app;dur=`` header (the gateway's own time, from the
 request reaching the page's entrypoint to the response); the round trip on loopback is
-shown beside it. The notify service is not started: "我的通知" shows its fallback.
+shown beside it. The notify service runs too (with the local SMS gateway), and "我的通知"
+is measured once 李老师's notices of the story (the return, the approval) are listed.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ import http.client
 import os
 import re
 import sys
+import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -42,9 +45,11 @@ from bench._support import (
 from shared.config import env
 from tests.support.gateway import DEMO_PASSWORD
 from tests.support.hall import ITEM, PARALLEL, PDF, PNG
+from tests.support.notify import SmsGateway
 from tests.support.processes import eventually
 
 AIM_MS = 50.0
+BASELINE_PAGE = "/login"
 SERVER_TIMING = re.compile(r"app;dur=([0-9.]+)")
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
 
@@ -179,18 +184,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
-    with (
-        throwaway_database(env("DATABASE_URL")) as database_url,
-        throwaway_vhost(env("AMQP_URI")) as amqp_uri,
-        hall(hall_env(database_url, amqp_uri)) as running,
-    ):
+    with ExitStack() as stack:
+        database_url = stack.enter_context(throwaway_database(env("DATABASE_URL")))
+        amqp_uri = stack.enter_context(throwaway_vhost(env("AMQP_URI")))
+        services_env = hall_env(database_url, amqp_uri)
+        sms = SmsGateway(Path(tempfile.mkdtemp(prefix="onetrip-bench-sms-")), services_env)
+        stack.callback(sms.stop)
+        services_env["ONETRIP_SMS_URL"] = sms.url + "/v1/sms"
+        running = stack.enter_context(hall(services_env))
         print_machine(describe_machine(database_url, amqp_uri))
         for name in ("audit", "catalogue", "approval"):
             running.service(name)
         port = running.gateway()
+        running.started["gateway"].wait_for_queue("rpc-gateway", timeout=60)
+        running.service("notify")
         progress("playing the seed's renovation story through the API")
         case_id = play_the_seed_story(port)
         browsers: dict[str | None, Browser] = {None: Browser(port)}
+        progress("waiting for 李老师's notices of the story")
+        eventually(lambda: notices_listed(signed_in(browsers, port, "teacher1")), timeout=60)
         as_of_14 = moment_of_step(signed_in(browsers, port, "discipline"), case_id, 14)
         report(
             [
@@ -208,6 +220,12 @@ def main() -> None:
         )
 
 
+def notices_listed(browser: Browser) -> bool:
+    """Her notices of the return and of the approval, as the notifications page lists them."""
+    status, _, body = browser.get("/notifications")
+    return status == 200 and "通知服务暂不可用" not in body and body.count("查看办件") >= 2
+
+
 def signed_in(browsers: dict[str | None, Browser], port: int, user: str | None) -> Browser:
     if user not in browsers:
         browsers[user] = Browser(port).log_in(str(user))
@@ -215,10 +233,16 @@ def signed_in(browsers: dict[str | None, Browser], port: int, user: str | None) 
 
 
 def report(rows: list[tuple[str, str, Timings, Timings]]) -> None:
+    """Each page's p95 also as a ratio to the p95 of ``/login`` in the same run: a page the
+    gateway renders from its template alone, no service asked (the baseline)."""
+    base = next(server for _, path, server, _ in rows if path == BASELINE_PAGE)
+    base_p95 = base.percentile(95) * 1000
     header = (
-        f"{'who':<10} {'page':<48} {'n':>5} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'rt p95':>7}"
+        f"{'who':<10} {'page':<48} {'n':>5} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7}"
+        f" {'÷ base':>7} {'rt p95':>7}"
     )
-    print("\nserver time per page (Server-Timing), and the loopback round trip's p95")
+    print("\nserver time per page (Server-Timing), its p95 ÷ the p95 of /login (the baseline),")
+    print("and the loopback round trip's p95")
     print(header)
     print("-" * len(header))
     worst = 0.0
@@ -228,7 +252,8 @@ def report(rows: list[tuple[str, str, Timings, Timings]]) -> None:
         mark = "" if p95 < AIM_MS else "  over the aim"
         print(
             f"{who:<10} {path[:48]:<48} {server.count:>5} {server.p50_ms:>7.1f} {p95:>7.1f} "
-            f"{server.p99_ms:>7.1f} {round_trip.percentile(95) * 1000:>7.1f}{mark}"
+            f"{server.p99_ms:>7.1f} {p95 / base_p95:>7.1f} "
+            f"{round_trip.percentile(95) * 1000:>7.1f}{mark}"
         )
     verdict = "every page under" if worst < AIM_MS else "NOT every page under"
     print(f"\nworst p95 {worst:.1f} ms: {verdict} the {AIM_MS:.0f} ms aim")

@@ -22,6 +22,7 @@ DEFAULTS: dict[str, str] = {
     "ONETRIP_LOG_LEVEL": "INFO",
     "ONETRIP_OVERDUE_CHECK_SECONDS": "60",
     "ONETRIP_CLOCK_SKEW_DAYS": "0",
+    "ONETRIP_SECURE_COOKIES": "auto",
 }
 
 

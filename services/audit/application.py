@@ -194,6 +194,30 @@ class AuditApplication(ConsumingApplication):
         open_total = sum(self._open_rectifications(cases).values())
         return supervision.school_measures(cases, items, open_total)
 
+    def trend(self, periods: list[tuple[str, str]]) -> dict[str, Any]:
+        """The school's measures for each of several periods (the dashboard's weekly chart),
+        from one catch-up and one query over their whole span."""
+        bounds = [_period_bounds(start, end) for start, end in periods]
+        if not bounds:
+            return {"periods": []}
+        self.catch_up()
+        with self._transaction() as curs:
+            items = supervision.all_items(curs, self.schema)
+            cases = supervision.cases_submitted(
+                curs, self.schema, min(b[0] for b in bounds), max(b[1] for b in bounds)
+            )
+        figures = []
+        for (start, end), (raw_start, raw_end) in zip(bounds, periods, strict=True):
+            chosen = [
+                facts
+                for facts in cases
+                if start <= parse_moment(facts["submitted_at"]) < end
+            ]
+            open_total = sum(self._open_rectifications(chosen).values())
+            measures = supervision.school_measures(chosen, items, open_total)
+            figures.append({"from": raw_start, "to": raw_end, **measures})
+        return {"periods": figures}
+
     def report(self, from_: str | None, to: str | None) -> bytes:
         cases = self._cases(from_, to)
         departments = supervision.department_figures(cases, self._open_rectifications(cases))
@@ -403,6 +427,13 @@ def parse_moment(value: str) -> datetime:
             f"不是有效的时间：{value}（请用 ISO 8601，如 2026-11-27T10:00:00+08:00）"
         ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=SHANGHAI)
+
+
+def _period_bounds(start: str, end: str) -> tuple[datetime, datetime]:
+    begin, finish = parse_moment(start), parse_moment(end)
+    if finish <= begin:
+        raise InvalidError("统计区间的结束时间必须晚于开始时间")
+    return begin, finish
 
 
 def _timeline_entry(seq: int, prev_hash: str, stored_hash: str, text: str) -> dict[str, Any]:

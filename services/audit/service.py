@@ -19,6 +19,7 @@ from shared.service import HealthCheckMixin
 log = logging.getLogger(__name__)
 
 CHECKPOINT_SECONDS = float(os.environ.get("ONETRIP_AUDIT_CHECKPOINT_SECONDS") or 60)
+TREND_PERIODS_MAX = 53
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -35,6 +36,13 @@ class CheckRequest(Request):
     trips: Annotated[int, Field(ge=0, le=50, description="实际跑动次数")]
     minutes: Annotated[int, Field(ge=0, le=100_000, description="实际耗时（分钟）")]
     findings: Annotated[str, Field(max_length=5_000)] = ""
+
+
+class TrendRequest(Request):
+    periods: Annotated[
+        list[tuple[Annotated[str, Field(max_length=40)], Annotated[str, Field(max_length=40)]]],
+        Field(min_length=1, max_length=TREND_PERIODS_MAX, description="[开始, 结束) 时间对"),
+    ]
 
 
 class RectifyRequest(Request):
@@ -88,6 +96,12 @@ class AuditService(HealthCheckMixin):
     @rpc
     def measures(self, from_: str | None = None, to: str | None = None) -> dict[str, Any]:
         return self.store.measures(from_, to)
+
+    @rpc
+    def trend(self, periods: list[list[str]]) -> dict[str, Any]:
+        """The school's measures for each [from, to) period, e.g. the last eight weeks."""
+        request = validated(TrendRequest, periods=periods)
+        return self.store.trend(request.periods)
 
     @rpc
     def report(self, from_: str | None = None, to: str | None = None) -> dict[str, Any]:

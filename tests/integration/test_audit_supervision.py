@@ -18,7 +18,7 @@ from openpyxl import load_workbook
 from services.audit.application import AuditApplication
 from services.audit.domain import SHANGHAI
 from shared.contracts import IntegrationEvent
-from shared.errors import ConflictError, ForbiddenError, NotFoundError
+from shared.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
 from tests.unit.audit.support import START, audit_application, generated_history, item_published
 
 pytestmark = pytest.mark.integration
@@ -148,6 +148,34 @@ def test_figures_for_500_cases_equal_the_raw_events_and_a_rebuild_gives_the_same
     assert measures["cases"] == sum(row["cases"] for row in live)
     assert measures["closed"] == sum(row["closed"] for row in live)
     assert measures["bad_reviews"] == sum(row["bad_reviews"] for row in live)
+
+    # And the weekly trend (the dashboard's chart) counts each week's cohort as the raw
+    # events do, and says for each week what the period measures say for it alone
+    weeks = [(FROM + timedelta(weeks=n), FROM + timedelta(weeks=n + 1)) for n in range(4)]
+    trend = audit.trend([(start.isoformat(), end.isoformat()) for start, end in weeks])
+    assert len(trend["periods"]) == len(weeks)
+    for (start, end), figures in zip(weeks, trend["periods"], strict=True):
+        cohort = expected_departments(events, start, end).values()
+        closed = sum(row["closed"] for row in cohort)
+        one_trip = sum(round((row["one_trip_rate"] or 0) * row["closed"]) for row in cohort)
+        assert figures["cases"] == sum(row["cases"] for row in cohort) > 0
+        assert figures["closed"] == closed
+        assert figures["one_trip_rate"] == pytest.approx(one_trip / closed, abs=1e-4)
+        assert figures == {
+            "from": start.isoformat(),
+            "to": end.isoformat(),
+            **audit.measures(start.isoformat(), end.isoformat()),
+        }
+
+
+def test_a_trend_refuses_periods_that_end_before_they_start_or_are_not_moments(
+    audit: AuditApplication,
+) -> None:
+    with pytest.raises(InvalidError, match="结束时间必须晚于开始时间"):
+        audit.trend([(TO.isoformat(), FROM.isoformat())])
+    with pytest.raises(InvalidError, match="不是有效的时间"):
+        audit.trend([("上周一", TO.isoformat())])
+    assert audit.trend([]) == {"periods": []}
 
 
 def rated(

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import jwt
 import psycopg
 import pytest
+import requests
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from shared.config import DEFAULTS
-from tests.support.gateway import Api, is_problem, start_gateway
+from tests.support.gateway import DEMO_PASSWORD, Api, is_problem, start_gateway
 from tests.support.processes import ProcessGroup, eventually, queue_consumers
 
 pytestmark = pytest.mark.integration
@@ -179,3 +181,45 @@ def test_twenty_simultaneous_guesses_get_exactly_five_password_checks(
     # Then exactly five were checked (401) and fifteen refused outright (429)
     codes = sorted(r.status_code for r in answers)
     assert codes == [401] * 5 + [429] * 15
+
+
+def login_page_cookies(api: Api, **headers: str) -> dict[str, str]:
+    """Sign in through the login form; the Set-Cookie lines by cookie name. (The cookies go
+    back by hand: a client over plain HTTP would rightly not return Secure ones.)"""
+    page = requests.get(api.base_url + "/login", headers=headers, timeout=10)
+    token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page.text)
+    assert page.status_code == 200 and token is not None, page.text[:500]
+    form = {"username": "teacher1", "password": DEMO_PASSWORD, "csrf_token": token.group(1)}
+    signed_in = requests.post(
+        api.base_url + "/login",
+        data=form,
+        headers=headers,
+        cookies=dict(page.cookies),
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert signed_in.status_code == 303, signed_in.text[:500]
+    lines = page.raw.headers.getlist("Set-Cookie") + signed_in.raw.headers.getlist("Set-Cookie")
+    return {line.split("=", 1)[0]: line for line in lines}
+
+
+def test_cookies_are_secure_behind_an_https_proxy_and_always_when_configured(
+    processes: ProcessGroup,
+) -> None:
+    # Given a gateway with the default setting (auto)
+    _, api = start_gateway(processes)
+
+    # When a browser signs in over plain HTTP, and again through a proxy that terminated HTTPS
+    plain = login_page_cookies(api)
+    proxied = login_page_cookies(api, **{"X-Forwarded-Proto": "https"})
+
+    # Then only the HTTPS visit's cookies are Secure; both are HttpOnly and SameSite=Lax
+    assert {"onetrip_session", "onetrip_csrf"} <= set(plain) and set(plain) == set(proxied)
+    for line in plain.values():
+        assert "HttpOnly" in line and "SameSite=Lax" in line and "Secure" not in line, line
+    for line in proxied.values():
+        assert "HttpOnly" in line and "SameSite=Lax" in line and "Secure" in line, line
+
+    # And with ONETRIP_SECURE_COOKIES=1 the cookies are Secure whatever the request says
+    _, always = start_gateway(processes, label="gateway-secure", ONETRIP_SECURE_COOKIES="1")
+    assert all("Secure" in line for line in login_page_cookies(always).values())

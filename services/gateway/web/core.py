@@ -146,14 +146,34 @@ class Visit:
         self.new_cookies[SESSION_COOKIE] = ("", 0)
 
     def finish(self, response: Response) -> Response:
+        secure = secure_cookies(self.request)
         for name, (value, max_age) in self.new_cookies.items():
             response.set_cookie(
-                name, value, max_age=max_age, path="/", httponly=True, samesite="Lax"
+                name,
+                value,
+                max_age=max_age,
+                path="/",
+                httponly=True,
+                samesite="Lax",
+                secure=secure,
             )
         response.headers.setdefault("Cache-Control", "no-store")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
+
+
+def secure_cookies(request: Request) -> bool:
+    """``ONETRIP_SECURE_COOKIES``: ``auto`` marks the cookies Secure when the browser came over
+    HTTPS (directly, or through a proxy saying ``X-Forwarded-Proto: https``); ``1`` always;
+    ``0`` never."""
+    setting = env("ONETRIP_SECURE_COOKIES").strip().lower()
+    if setting in ("1", "true", "yes"):
+        return True
+    if setting in ("0", "false", "no"):
+        return False
+    forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+    return request.scheme == "https" or forwarded == "https"
 
 
 class LoginNeededError(ApiError):

@@ -93,12 +93,9 @@ class SupervisorPages:
             "measures": eventlet.spawn(Figures, self.audit, "measures", start, end),
         }
         weeks = trend_weeks(datetime.now(SHANGHAI).date())
-        weekly = [
-            eventlet.spawn(Figures, self.audit, "measures", *week_bounds(monday))
-            for monday in weeks
-        ]
+        weekly = Figures(self.audit, "trend", [list(week_bounds(monday)) for monday in weeks])
         figures = {name: thread.wait() for name, thread in asked.items()}
-        trend = Trend.of(weeks, [thread.wait() for thread in weekly])
+        trend = Trend.of(weeks, weekly)
         if figures["departments"].value is not None:
             figures["departments"].value = ranked(
                 figures["departments"].value.get("departments", [])
@@ -287,18 +284,20 @@ class Trend:
     error: str = ""
 
     @classmethod
-    def of(cls, mondays: list[date], answers: list[Figures]) -> Trend:
-        failed = next((answer for answer in answers if answer.value is None), None)
-        if failed is not None:
-            return cls(weeks=[], error=failed.error)
+    def of(cls, mondays: list[date], answer: Figures) -> Trend:
+        if answer.value is None:
+            return cls(weeks=[], error=answer.error)
+        periods = answer.value.get("periods", [])
+        if len(periods) != len(mondays):
+            return cls(weeks=[], error="审计服务返回的周数与所问不符")
         weeks = [
             Week(
                 monday,
-                int(answer.value.get("cases", 0)),
-                int(answer.value.get("closed", 0)),
-                answer.value.get("one_trip_rate"),
+                int(figures.get("cases", 0)),
+                int(figures.get("closed", 0)),
+                figures.get("one_trip_rate"),
             )
-            for monday, answer in zip(mondays, answers, strict=True)
+            for monday, figures in zip(mondays, periods, strict=True)
         ]
         return cls(weeks=placed(weeks))
 
