@@ -130,3 +130,33 @@ def test_bad_input_shows_a_chinese_error_page_never_a_stack_trace(
     bwc.get_by_role("button", name="提交决定").click()
     assert_chinese_error(bwc, 422)
     expect(bwc.locator("main")).to_contain_text("退回或不予通过时必须填写意见")
+
+
+def test_an_upload_that_lies_about_its_type_is_refused_on_the_form_and_loses_nothing(
+    person: Person, hall: Api
+) -> None:
+    # Given 李老师 on the renovation item's apply form, the online form filled in
+    teacher = person("teacher1")
+    teacher.goto(f"/items/{ITEM}/apply")
+    teacher.get_by_label(re.compile("^审批表")).fill("A301 实验室隔断改造")
+    drawing = teacher.get_by_label(re.compile("^" + re.escape("改造前结构图(上传文件")))
+    box = teacher.locator(".material[data-material='改造前结构图']")
+
+    # When she chooses a picture named as a PDF
+    drawing.set_input_files({"name": "结构图.pdf", "mimeType": "application/pdf", "buffer": PNG})
+
+    # Then the form says why in Chinese, the material is still missing, her text is kept
+    expect(box.locator(".upload-status")).to_contain_text("✗ 上传失败:文件名 结构图.pdf 与文件内容")
+    expect(teacher.locator("#missing-summary")).to_contain_text("还缺 2 项必需材料:改造前结构图")
+    expect(teacher.get_by_label(re.compile("^审批表"))).to_have_value("A301 实验室隔断改造")
+
+    # When she chooses the real drawing (a larger one, so the upload takes a moment)
+    real = PDF + b"%" + b"0" * (3 * 1024 * 1024) + b"\n%%EOF\n"
+    drawing.set_input_files({"name": "结构图.pdf", "mimeType": "application/pdf", "buffer": real})
+
+    # Then the progress bar shows the upload through to the end, and the checklist catches up
+    bar = teacher.get_by_label("改造前结构图上传进度")
+    expect(box.locator(".upload-status")).to_contain_text("✓ 已上传:结构图.pdf", timeout=15_000)
+    expect(bar).to_be_visible()
+    assert bar.evaluate("bar => bar.value") == 100
+    expect(teacher.locator("#missing-summary")).to_contain_text("还缺 1 项必需材料:本次结构设计图")
