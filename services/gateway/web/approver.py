@@ -29,8 +29,11 @@ def may_record_trip(case: dict[str, Any], user: User) -> bool:
 
 
 def inbox_order(tasks: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
-    """Overdue first, then the oldest first."""
-    marked = [{**task, "overdue": is_overdue(task, now)} for task in tasks]
+    """Overdue first, then the oldest first. Overdue: flagged so by the approval service's
+    check (a recorded fact), or past its due time already before the next check runs."""
+    marked = [
+        {**task, "overdue": bool(task.get("overdue")) or is_overdue(task, now)} for task in tasks
+    ]
     return sorted(marked, key=lambda task: (not task["overdue"], task["created_at"]))
 
 
