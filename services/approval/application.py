@@ -20,12 +20,10 @@ from eventsourcing.domain import DomainEventProtocol
 from services.approval.calendar import SHANGHAI, WorkingCalendar, in_shanghai
 from services.approval.domain import (
     WIRE_TYPES,
-    ApplicantCases,
     Case,
     Delegations,
     ItemVersion,
     PublishedItem,
-    applicant_cases_id,
     delegations_id,
     item_version_id,
     parse_task_id,
@@ -124,9 +122,7 @@ class ApprovalApplication(OnetripApplication):
                 now=moment,
                 due_at=self.calendar.due_at,
             )
-            index = self._applicant_cases(applicant, moment)
-            index.add(new_case_id, timestamp=moment)
-            self.save(case, index)
+            self.save(case)
             return copy.deepcopy(case.view)
 
         return retry_on_conflict(command)
@@ -353,11 +349,6 @@ class ApprovalApplication(OnetripApplication):
             raise NotFoundError("没有这个办件")
         return copy.deepcopy(case.view)
 
-    def cases_of(self, applicant: str) -> list[dict[str, Any]]:
-        index = self._get_or_none(applicant_cases_id(applicant))
-        case_ids = [] if index is None else list(reversed(index.case_ids))
-        return [self.get_case(case_id) for case_id in case_ids]
-
     # -- the outbox: what each stored event says on the bus -----------------------------
 
     def publication(self, domain_event: DomainEventProtocol[Any]) -> Publication | None:
@@ -400,10 +391,6 @@ class ApprovalApplication(OnetripApplication):
         if not isinstance(case, Case):
             raise NotFoundError("没有这个办件")
         return case
-
-    def _applicant_cases(self, applicant: str, now: datetime) -> ApplicantCases:
-        index = self._get_or_none(applicant_cases_id(applicant))
-        return index or ApplicantCases(applicant=applicant, timestamp=now)
 
     def _delegations(self, delegate: str, now: datetime) -> Delegations:
         book = self._get_or_none(delegations_id(delegate))

@@ -647,7 +647,9 @@ def published_item_id(item_id: str) -> uuid.UUID:
 
 
 class ApplicantCases(Aggregate):
-    """The index of one applicant's cases, newest last."""
+    """The index of one applicant's cases, newest last: no longer written (the inbox's
+    ``applicant_cases`` table answers, without every submit of one applicant contending for
+    one aggregate). Kept so that stores written before can still be read and replayed."""
 
     @staticmethod
     def create_id(applicant: str) -> uuid.UUID:

@@ -2,8 +2,8 @@
 
 Tables in the ``approval`` schema, kept from the application's own notification log:
 ``tasks`` (one row per pending node, removed when it is decided or cancelled),
-``case_departments`` (which departments have a node in a case) and ``case_files`` (which
-files a case cites). Each catch-up applies the published form of the events (the same
+``case_departments`` (which departments have a node in a case), ``applicant_cases`` (each
+applicant's cases) and ``case_files`` (which files a case cites). Each catch-up applies the published form of the events (the same
 data the bus carries) and stores its position in the same transaction; a row lock on
 the position serialises the catch-ups of several instances, so each event is applied once.
 Commands catch up right after saving (callers read their own writes) and the service
@@ -34,6 +34,11 @@ CREATE INDEX IF NOT EXISTS tasks_by_due ON {schema}.tasks (due_at) WHERE NOT ove
 CREATE TABLE IF NOT EXISTS {schema}.case_departments (
     case_id text NOT NULL, department text NOT NULL, submitted_at timestamptz NOT NULL,
     PRIMARY KEY (department, case_id));
+CREATE TABLE IF NOT EXISTS {schema}.applicant_cases (
+    applicant text NOT NULL, case_id text NOT NULL, submitted_at timestamptz NOT NULL,
+    PRIMARY KEY (applicant, case_id));
+CREATE INDEX IF NOT EXISTS applicant_cases_newest
+    ON {schema}.applicant_cases (applicant, submitted_at DESC);
 CREATE TABLE IF NOT EXISTS {schema}.case_files (
     file_id text NOT NULL, case_id text NOT NULL, PRIMARY KEY (file_id, case_id));
 """
@@ -49,9 +54,33 @@ class TaskInbox:
     def create_tables(self) -> None:
         with self.datastore.transaction(commit=True) as curs:
             curs.execute("SELECT pg_advisory_xact_lock(hashtext('onetrip-approval-inbox-ddl'))")
+            curs.execute(
+                "SELECT to_regclass(%s) IS NOT NULL AS present",
+                (f"{self.datastore.schema}.applicant_cases",),
+            )
+            had_applicant_cases = curs.fetchone()["present"]
             for statement in TABLES.split(";"):
                 if statement.strip():
                     curs.execute(sql.SQL(statement).format(schema=self.schema))
+            if not had_applicant_cases:
+                self._backfill_applicant_cases(curs)
+
+    def _backfill_applicant_cases(self, curs: Any) -> None:
+        """A store from before the ``applicant_cases`` table (each applicant's cases were an
+        aggregate then): fill it from the case events the inbox has already passed."""
+        curs.execute(self._q("SELECT notification_id FROM {schema}.inbox_position WHERE name = 'inbox'"))
+        upto, start = int(curs.fetchone()["notification_id"]), 0
+        while start < upto:
+            notifications = self.app.recorder.select_notifications(
+                start=start, limit=BATCH, stop=upto, inclusive_of_start=False
+            )
+            if not notifications:
+                return
+            for notification in notifications:
+                publication = self.app.publication(self.app.mapper.to_domain_event(notification))
+                if publication is not None and publication.type == "case_submitted":
+                    self._add_applicant_case(curs, publication.data)
+            start = notifications[-1].id
 
     def _q(self, text: str) -> sql.Composed:
         return sql.SQL(text).format(schema=self.schema)
@@ -119,7 +148,17 @@ class TaskInbox:
                 ),
                 (data["case_id"], department, data["submitted_at"]),
             )
+        self._add_applicant_case(curs, data)
         self._cite_files(curs, data)
+
+    def _add_applicant_case(self, curs: Any, data: dict[str, Any]) -> None:
+        curs.execute(
+            self._q(
+                "INSERT INTO {schema}.applicant_cases (applicant, case_id, submitted_at) "
+                "VALUES (%s, %s, %s) ON CONFLICT DO NOTHING"
+            ),
+            (data["applicant"], data["case_id"], data["submitted_at"]),
+        )
 
     def _cite_files(self, curs: Any, data: dict[str, Any]) -> None:
         for file_id in (data.get("materials") or {}).values():
@@ -161,6 +200,18 @@ class TaskInbox:
                     "ORDER BY submitted_at DESC"
                 ),
                 (department,),
+            )
+            return [row["case_id"] for row in curs.fetchall()]
+
+    def applicant_case_ids(self, applicant: str) -> list[str]:
+        """The applicant's cases, newest first."""
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                self._q(
+                    "SELECT case_id FROM {schema}.applicant_cases WHERE applicant = %s "
+                    "ORDER BY submitted_at DESC, case_id"
+                ),
+                (applicant,),
             )
             return [row["case_id"] for row in curs.fetchall()]
 

@@ -150,7 +150,8 @@ class ApprovalService(HealthCheckMixin):
     def list_cases(self, actor: dict[str, Any]) -> list[dict[str, Any]]:
         department = staff_department(actor)
         if department is None:
-            return self.store.cases_of(actor["username"])
+            case_ids = self.inbox.applicant_case_ids(actor["username"])
+            return [self.store.get_case(case_id) for case_id in case_ids]
         return [self.store.get_case(case_id) for case_id in self.inbox.case_ids(department)]
 
     @rpc

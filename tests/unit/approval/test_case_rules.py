@@ -350,18 +350,6 @@ def test_only_the_applicant_and_the_departments_concerned_see_a_case(
         app.get_case("not-a-case")
 
 
-def test_an_applicant_lists_her_own_cases_newest_first(
-    app: ApprovalApplication, clock: Clock
-) -> None:
-    first = submit_complete(app, clock)
-    second = submit_complete(app, clock, now=clock.advance(days=1))
-    submit_complete(app, clock, applicant="teacher2", own_files=set())
-    assert [case["case_id"] for case in app.cases_of("teacher1")] == [
-        second["case_id"], first["case_id"]
-    ]
-    assert app.cases_of("student1") == []
-
-
 def test_parallel_approvers_deciding_at_once_all_land_exactly_once(
     app: ApprovalApplication, clock: Clock
 ) -> None:
