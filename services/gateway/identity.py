@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cachetools import TTLCache
 from eventlet import tpool
 from nameko.extensions import DependencyProvider
 
@@ -28,6 +31,9 @@ def token_hours() -> float:
     return float(os.environ.get("ONETRIP_TOKEN_HOURS") or DEFAULT_TOKEN_HOURS)
 
 
+ACCOUNT_CACHE_SIZE = 10_000
+
+
 class Identity:
     def __init__(
         self,
@@ -35,11 +41,23 @@ class Identity:
         provider: IdentityProvider,
         throttle: LoginThrottle,
         tokens: TokenIssuer,
+        account_seconds: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.accounts = accounts
         self.provider = provider
         self.throttle = throttle
         self.tokens = tokens
+        # Who a token names is looked up on every request; the account, kept for a few
+        # seconds (ONETRIP_ACCOUNT_CACHE_SECONDS, 0 = never), saves a store read each time.
+        seconds = (
+            float(env("ONETRIP_ACCOUNT_CACHE_SECONDS"))
+            if account_seconds is None
+            else account_seconds
+        )
+        self._users: TTLCache[str, User] | None = (
+            TTLCache(ACCOUNT_CACHE_SIZE, seconds, timer=clock) if seconds > 0 else None
+        )
 
     def login(self, username: str, password: str) -> tuple[str, User]:
         now = datetime.now(UTC)
@@ -72,10 +90,21 @@ class Identity:
             username = self.tokens.username_in(token)
         except InvalidTokenError as exc:
             raise UnauthorizedError(str(exc)) from exc
+        user = self._user_named(username)
+        if user is None:
+            raise UnauthorizedError("账号不存在,请重新登录")
+        return user
+
+    def _user_named(self, username: str) -> User | None:
+        if self._users is not None and (known := self._users.get(username)) is not None:
+            return known
         account = self.accounts.account(username)
         if account is None:
-            raise UnauthorizedError("账号不存在,请重新登录")
-        return User.of(account)
+            return None  # not remembered: an account registered a moment later is found
+        user = User.of(account)
+        if self._users is not None:
+            self._users[username] = user
+        return user
 
 
 class IdentityStore(DependencyProvider):  # type: ignore[misc]

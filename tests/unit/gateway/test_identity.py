@@ -147,3 +147,59 @@ def test_the_demo_accounts_are_exactly_those_of_the_contract() -> None:
         ("discipline", "jw", ("supervisor",)),
         ("admin", "xxh", ("admin",)),
     ]
+
+
+class CountingAccounts:
+    """The real accounts application, counting how often a request reads an account."""
+
+    def __init__(self, accounts: IdentityApplication) -> None:
+        self.accounts, self.reads = accounts, 0
+
+    def account(self, username: str) -> object:
+        self.reads += 1
+        return self.accounts.account(username)
+
+
+def test_the_signed_in_account_is_read_once_per_few_seconds_not_per_request(
+    accounts: IdentityApplication,
+) -> None:
+    # Given a gateway that keeps accounts for 5 seconds, and 国资处's approver's token
+    now = [0.0]
+    counting = CountingAccounts(accounts)
+    identity = Identity(
+        counting,  # type: ignore[arg-type]
+        LocalPasswordProvider(accounts),
+        MemoryThrottle(),  # type: ignore[arg-type]
+        TOKENS,
+        account_seconds=5,
+        clock=lambda: now[0],
+    )
+    token = f"Bearer {TOKENS.issue('gzc')}"
+
+    # When ten requests come within the 5 seconds
+    users = [identity.user(token) for _ in range(10)]
+
+    # Then the account was read once, and each request knows who asks
+    assert counting.reads == 1 and set(users) == {User("gzc", "国资处审批员", "gzc", ("approver", "editor"))}
+
+    # And after the 5 seconds it is read again
+    now[0] = 5.1
+    identity.user(token)
+    assert counting.reads == 2
+
+    # And a token for an account that does not exist yet is not remembered as missing
+    ghost = f"Bearer {TOKENS.issue('gzc-new')}"
+    with pytest.raises(UnauthorizedError):
+        identity.user(ghost)
+    accounts.register(GZC.model_copy(update={"username": "gzc-new"}), None, actor="admin")
+    assert identity.user(ghost).username == "gzc-new"
+
+
+def test_with_the_cache_off_every_request_reads_the_account(accounts: IdentityApplication) -> None:
+    counting = CountingAccounts(accounts)
+    identity = Identity(
+        counting, LocalPasswordProvider(accounts), MemoryThrottle(), TOKENS, account_seconds=0  # type: ignore[arg-type]
+    )
+    for _ in range(3):
+        identity.user(f"Bearer {TOKENS.issue('gzc')}")
+    assert counting.reads == 3
