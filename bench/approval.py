@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/approval.py [--workers 2,4,8] [--seconds 20] [--cases 400]
                                        [--profile DIR] [--sequential] [--consumers]
+                                       [--approval-instances N]
 
 In one run, on a throwaway database and RabbitMQ vhost (both removed afterwards), with the
 real catalogue, approval and gateway processes (``python -m shared.runner``, demo data on;
@@ -70,7 +71,7 @@ from services.catalogue.domain import as_item  # noqa: E402
 from shared.config import DEFAULTS, Settings  # noqa: E402
 from shared.eventstore import application_env, ensure_schema  # noqa: E402
 from tests.support.hall import ITEM, PARALLEL, PDF, PNG  # noqa: E402
-from tests.support.processes import eventually  # noqa: E402
+from tests.support.processes import eventually, queue_consumers  # noqa: E402
 
 APPLICANTS = ("teacher1", "teacher2", "student1")
 FINANCE = "cwc"
@@ -303,9 +304,14 @@ def sign_in(port: int) -> Tokens:
     return Tokens(applicants, approvers, materials)
 
 
-def start_hall(running: Hall, consumers: bool) -> Tokens:
+def start_hall(running: Hall, consumers: bool, approval_instances: int = 1) -> Tokens:
     running.service("catalogue")
     running.service("approval")
+    for number in range(2, approval_instances + 1):
+        label = f"approval-{number}"
+        running.started[label] = running.processes.start("approval", label=label)
+    amqp_uri = running.processes.env["AMQP_URI"]
+    eventually(lambda: queue_consumers(amqp_uri, "rpc-approval") >= approval_instances, 90)
     if consumers:
         running.service("notify")
         running.service("audit")
@@ -334,7 +340,7 @@ def run(args: argparse.Namespace) -> Report:
         amqp_uri = stack.enter_context(throwaway_vhost(base_amqp))
         print_machine({**describe_machine(database_url, amqp_uri), "load average": load_average()})
         running = stack.enter_context(hall(hall_env(database_url, amqp_uri)))
-        tokens = start_hall(running, args.consumers)
+        tokens = start_hall(running, args.consumers, args.approval_instances)
         return measure(args, running, tokens, database_url)
 
 
@@ -426,6 +432,8 @@ def main() -> None:
     parser.add_argument("--sequential", action="store_true",
                         help="add a full-load row whose six approvers decide one after another")
     parser.add_argument("--consumers", action="store_true", help="also run notify and audit")
+    parser.add_argument("--approval-instances", type=int, default=1,
+                        help="approval processes side by side (operators scale it on its own)")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     print_report(run(args))
