@@ -187,18 +187,22 @@ class FileStore:
         limit = upload_limit_bytes()
         digest, size, head = hashlib.sha256(), 0, b""
         handle = tempfile.NamedTemporaryFile(dir=self.storage.staging_dir(), delete=False)
-        with handle:
-            while chunk := stream.read(CHUNK):
-                size += len(chunk)
-                if size > limit:
-                    handle.close()
-                    Path(handle.name).unlink(missing_ok=True)
-                    raise FileTooLargeError(f"文件超过 {limit // (1024 * 1024)} MB")
-                if len(head) < 8192:
-                    head += chunk[: 8192 - len(head)]
-                digest.update(chunk)
-                handle.write(chunk)
-        return Path(handle.name), digest.hexdigest(), size, head
+        staged = Path(handle.name)
+        try:
+            with handle:
+                while chunk := stream.read(CHUNK):
+                    size += len(chunk)
+                    if size > limit:
+                        raise FileTooLargeError(f"文件超过 {limit // (1024 * 1024)} MB")
+                    if len(head) < 8192:
+                        head += chunk[: 8192 - len(head)]
+                    digest.update(chunk)
+                    handle.write(chunk)
+        except BaseException:
+            # too large, or the client went away mid-upload: nothing stays in staging
+            staged.unlink(missing_ok=True)
+            raise
+        return staged, digest.hexdigest(), size, head
 
     def get(self, file_id: str) -> StoredFile | None:
         with self.pool.connection() as conn:

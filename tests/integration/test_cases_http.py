@@ -1,6 +1,8 @@
 """办件 through the public HTTP API: the seed's renovation story, files, roles and ownership."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from typing import Any
 
 import pytest
@@ -102,7 +104,7 @@ def test_roles_and_ownership_of_cases_and_files(hall: Api) -> None:
     assert is_problem(teacher.post("/api/v1/cases", json={"item_id": "no-such-item"}), 422)
 
 
-def test_bad_uploads_are_refused_with_clear_errors(hall: Api) -> None:
+def test_bad_uploads_are_refused_with_clear_errors(hall: Api, service_env: dict[str, str]) -> None:
     teacher = hall.as_user("teacher1")
     # 25 MB is refused as too large
     assert is_problem(teacher.post("/api/v1/files", files={"file": ("大图.png", PNG + b"\0" * (25 * 1024 * 1024))}), 413)
@@ -115,6 +117,9 @@ def test_bad_uploads_are_refused_with_clear_errors(hall: Api) -> None:
     assert reply.status_code == 201 and reply.json()["name"] == "申请表.pdf"
     # No file field: 400
     assert is_problem(teacher.post("/api/v1/files", data={"x": "1"}), 400)
+    # And nothing refused stays behind in the staging area
+    staging = Path(service_env["ONETRIP_FILES_DIR"]) / "staging"
+    assert list(staging.iterdir()) == []
 
 
 def test_a_delegate_sees_and_decides_the_delegating_departments_node(hall: Api) -> None:
