@@ -28,6 +28,7 @@ up: install servers
 	ONETRIP_HTTP_PORT=$${PORT:-8000} PATH="$(CURDIR)/$(VENV)/bin:$$PATH" exec $(VENV)/bin/honcho start
 
 test: install servers
+	$(VENV)/bin/ruff check services shared tests bench
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 down:
@@ -41,7 +42,6 @@ compose-check: install
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
 
 lint: install
-	$(PY) -m pip install --quiet ruff==0.17.5
 	$(VENV)/bin/ruff check services shared tests bench
 
 clean:

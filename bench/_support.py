@@ -23,15 +23,15 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.backbone import (  # noqa: E402,F401  (re-exported for the gateway benchmarks)
+from bench.backbone import (  # noqa: F401  (re-exported for the gateway benchmarks)
     describe_machine,
     print_machine,
     raw_inserts,
     throwaway_database,
     throwaway_vhost,
 )
-from tests.support.gateway import DEMO_PASSWORD, free_port  # noqa: E402
-from tests.support.processes import ProcessGroup, ServiceProcess, eventually  # noqa: E402
+from tests.support.gateway import DEMO_PASSWORD, free_port
+from tests.support.processes import ProcessGroup, ServiceProcess, eventually
 
 HTTP_TIMEOUT_SECONDS = 30.0
 

@@ -43,7 +43,7 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._support import (  # noqa: E402
+from bench._support import (
     Budget,
     Client,
     CpuMeter,
@@ -64,14 +64,14 @@ from bench._support import (  # noqa: E402
     throwaway_vhost,
     top_functions,
 )
-from services.approval.application import ApprovalApplication  # noqa: E402
-from services.approval.inbox import TaskInbox  # noqa: E402
-from services.catalogue.demo import GONGFANG_ZHUANGXIU  # noqa: E402
-from services.catalogue.domain import as_item  # noqa: E402
-from shared.config import DEFAULTS, Settings  # noqa: E402
-from shared.eventstore import application_env, ensure_schema  # noqa: E402
-from tests.support.hall import ITEM, PARALLEL, PDF, PNG  # noqa: E402
-from tests.support.processes import eventually, queue_consumers  # noqa: E402
+from services.approval.application import ApprovalApplication
+from services.approval.inbox import TaskInbox
+from services.catalogue.demo import GONGFANG_ZHUANGXIU
+from services.catalogue.domain import as_item
+from shared.config import DEFAULTS, Settings
+from shared.eventstore import application_env, ensure_schema
+from tests.support.hall import DEMO_ITEMS, ITEM, PARALLEL, PDF, PNG, items_learnt
+from tests.support.processes import eventually, queue_consumers
 
 APPLICANTS = ("teacher1", "teacher2", "student1")
 FINANCE = "cwc"
@@ -116,7 +116,7 @@ class Desk:
         case = timed_request(flow.submits, self.applicant, "POST", "/api/v1/cases",
                              {"item_id": ITEM, "form": FORM, "materials": self.materials}, 201)
         tasks = pending_tasks(case, 0)
-        decide = lambda code: self.decide(flow, code, tasks[code])  # noqa: E731
+        decide = lambda code: self.decide(flow, code, tasks[code])
         decided = list(self.parallel.map(decide, PARALLEL) if self.at_once else map(decide, PARALLEL))
         last = next(c for c in decided if opened(c, 1))
         final = self.decide(flow, FINANCE, pending_tasks(last, 1)[FINANCE])
@@ -269,25 +269,13 @@ def in_process_case(app: ApprovalApplication, inbox: TaskInbox, flow: Flow) -> N
     for stage, departments in ((0, PARALLEL), (1, [FINANCE])):
         tasks = pending_tasks(case, stage)
         for code in departments:
-            case = changed(flow.decisions, lambda: app.decide_task(
-                tasks[code], decision="approve", comment="同意", actor=code,
-                actor_department=code))
+            case = changed(flow.decisions, lambda task=tasks[code], code=code: app.decide_task(
+                task, decision="approve", comment="同意", actor=code, actor_department=code))
     if case["status"] != "approved":
         raise AssertionError(f"case {case['case_id']} ended {case['status']}")
 
 
 # -- setting the hall up ------------------------------------------------------------------------
-
-
-def item_known(port: int, token: str) -> bool:
-    client = Client(port, token)
-    try:
-        client.request("POST", "/api/v1/cases", {"item_id": "wangluo-kaitong", "form": {"申请": "是"}}, 201)
-        return True
-    except Exception:
-        return False
-    finally:
-        client.close()
 
 
 def sign_in(port: int) -> Tokens:
@@ -316,9 +304,10 @@ def start_hall(running: Hall, consumers: bool, approval_instances: int = 1) -> T
         running.service("notify")
         running.service("audit")
     port = running.gateway()
-    teacher = eventually(lambda: login(port, "teacher1"), timeout=60)
+    eventually(lambda: login(port, "teacher1"), timeout=60)
     # the approval service learns the published demo items from the bus
-    eventually(lambda: item_known(port, teacher), timeout=60)
+    database_url = running.processes.env["DATABASE_URL"]
+    eventually(lambda: items_learnt(database_url) == set(DEMO_ITEMS), timeout=60)
     return sign_in(port)
 
 
@@ -355,7 +344,7 @@ def measure(args: argparse.Namespace, running: Hall, tokens: Tokens, database_ur
             {n: running.pid(n) for n in ("approval", "gateway")}, args.seconds, args.profile
         ) if workers == counts[-1] else nullcontext()
         with profiling:
-            flow = metered(pids, database, lambda: full_load(
+            flow = metered(pids, database, lambda workers=workers: full_load(
                 running.port, tokens, workers, Budget(args.cases, args.seconds)))
         report.flows.append(flow)
     best = max(flow.cases.per_second for flow in report.flows)

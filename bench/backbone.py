@@ -23,10 +23,10 @@ import signal
 import statistics
 import subprocess
 import sys
-import uuid
 import tempfile
 import threading
 import time
+import uuid
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -40,19 +40,19 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
 
-import psycopg  # noqa: E402
-from psycopg import sql  # noqa: E402
-from kombu import Connection, Exchange, Producer, Queue  # noqa: E402
+import psycopg
+from kombu import Connection, Exchange, Producer, Queue
+from psycopg import sql
 
-from shared.config import DEFAULTS, Database, Settings  # noqa: E402
-from shared.eventstore import application_env, ensure_schema  # noqa: E402
-from shared.relay import events_exchange  # noqa: E402
-from tests.support.backbone_services import (  # noqa: E402
+from shared.config import DEFAULTS, Database, Settings
+from shared.eventstore import application_env, ensure_schema
+from shared.relay import events_exchange
+from tests.support.backbone_services import (
     TALLY_QUEUE,
     PingApplication,
     TallyApplication,
 )
-from tests.support.processes import ServiceProcess  # noqa: E402
+from tests.support.processes import ServiceProcess
 
 PING = "tests.support.backbone_services:PingService"
 TALLY = "tests.support.backbone_services:TallyService"

@@ -28,43 +28,42 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
 
-import psycopg  # noqa: E402
+import psycopg
 
-from bench._support import (  # noqa: E402
+from bench._support import (
     Budget,
     Client,
     CpuMeter,
-    connect,
     Hall,
     Timings,
+    connect,
+    describe_cores,
     describe_machine,
     hall,
     hall_env,
-    describe_cores,
     in_threads,
     print_machine,
     print_timings,
-    top_functions,
     profiled,
     progress,
     throwaway_database,
     throwaway_vhost,
     timed,
+    top_functions,
 )
-from services.catalogue.application import CatalogueApplication, content_of  # noqa: E402
-from services.catalogue.demo import GONGFANG_ZHUANGXIU, OFFICE, PARTY  # noqa: E402
-from services.catalogue.domain import ServiceItem  # noqa: E402
-from shared.config import DEFAULTS, Settings  # noqa: E402
-from shared.contracts.catalogue import ItemDraft  # noqa: E402
-from shared.departments import DEPARTMENTS  # noqa: E402
-from shared.eventstore import application_env, ensure_schema  # noqa: E402
-from tests.support.processes import eventually  # noqa: E402
+from services.catalogue.application import CatalogueApplication, content_of
+from services.catalogue.demo import GONGFANG_ZHUANGXIU, OFFICE, PARTY
+from services.catalogue.domain import ServiceItem
+from shared.config import DEFAULTS, Settings
+from shared.contracts.catalogue import ItemDraft
+from shared.departments import DEPARTMENTS
+from shared.eventstore import application_env, ensure_schema
+from tests.support.processes import eventually
 
 SUBJECTS = (
     "公房装修改造", "校园网账号开通", "科研经费报销", "教室借用", "校园车辆通行证",
@@ -160,7 +159,7 @@ def raw_search(database_url: str, name: str, threads: int, budget: Callable[[], 
         with connect(database_url) as conn:
             while (n := shared.take()) is not None:
                 like = pattern(QUERIES[(n + index) % len(QUERIES)])
-                timed(timings, lambda: conn.execute(SEARCH_SQL, (like,)).fetchall())
+                timed(timings, lambda like=like: conn.execute(SEARCH_SQL, (like,)).fetchall())
 
     timings.wall = in_threads(threads, work)
     return timings
@@ -173,7 +172,7 @@ def app_search(app: CatalogueApplication, threads: int, budget: Callable[[], Bud
     def work(index: int) -> None:
         while (n := shared.take()) is not None:
             q = QUERIES[(n + index) % len(QUERIES)]
-            timed(timings, lambda: app.search_items(q))
+            timed(timings, lambda q=q: app.search_items(q))
 
     timings.wall = in_threads(threads, work)
     return timings
@@ -192,7 +191,7 @@ def gateway_search(port: int, threads: int, budget: Callable[[], Budget]) -> Tim
         try:
             while (n := shared.take()) is not None:
                 path = items_path(QUERIES[(n + index) % len(QUERIES)])
-                timed(timings, lambda: client.request("GET", path))
+                timed(timings, lambda path=path: client.request("GET", path))
         finally:
             client.close()
 

@@ -21,25 +21,24 @@ import tempfile
 import time
 import uuid
 from contextlib import ExitStack
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import requests  # noqa: E402
-from kombu import Connection, Exchange  # noqa: E402
+from kombu import Connection, Exchange
 
-from bench.backbone import (  # noqa: E402
+from bench.backbone import (
     PING,
     TALLY,
     Measurement,
     consumed,
     declare_tally_queue,
+    describe_machine,
     ping_application,
     print_machine,
-    describe_machine,
     relayed,
     saves,
     service_env,
@@ -47,11 +46,11 @@ from bench.backbone import (  # noqa: E402
     throwaway_database,
     throwaway_vhost,
 )
-from shared.config import DEFAULTS, Settings  # noqa: E402
-from shared.contracts import IntegrationEvent  # noqa: E402
-from tests.support.notify import SmsGateway  # noqa: E402
-from tests.support.gateway import free_port  # noqa: E402
-from tests.support.processes import eventually  # noqa: E402
+from shared.config import DEFAULTS, Settings
+from shared.contracts import IntegrationEvent
+from tests.support.gateway import free_port
+from tests.support.notify import SmsGateway
+from tests.support.processes import eventually
 
 APPLICANTS = ("teacher1", "teacher2", "student1")
 CASE_QUEUE = "evt-approval-all--notify.on_case_event"
@@ -60,7 +59,7 @@ EXCHANGE = Exchange("approval.events", type="topic", durable=True)
 
 def approved(number: int) -> IntegrationEvent:
     case_id = str(uuid.uuid4())
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     data = {
         "case_id": case_id, "item_id": "gongfang-zhuangxiu", "item_name": "公房装修改造申请",
         "applicant": APPLICANTS[number % len(APPLICANTS)], "lead_department": "gzc",
@@ -122,7 +121,7 @@ def paced(sms: SmsGateway, publisher: Publisher, events: int, rate: float, first
 
 
 def percentile(values: list[float], share: float) -> float:
-    return values[min(len(values) - 1, int(round(share * (len(values) - 1))))]
+    return values[min(len(values) - 1, round(share * (len(values) - 1)))]
 
 
 def run(base_db: str, base_amqp: str, events: int, paced_events: int, rate: float) -> None:

@@ -58,7 +58,7 @@ class OutboxRelay:
             try:
                 self._lead_when_possible()
                 backoff = 0.2
-            except Exception as exc:  # any failure: drop everything, reconnect, resume
+            except Exception as exc:  # noqa: BLE001 - any failure: drop everything, reconnect, resume
                 self.is_leader = False
                 log.warning("relay %s: %s; reconnecting in %.1fs", self.app.name, exc, backoff)
                 self._stop.wait(backoff)

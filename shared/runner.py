@@ -10,17 +10,17 @@ import sys
 
 os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")  # psycopg's C wait blocks eventlet
 
-import eventlet  # noqa: E402
+import eventlet
 
 eventlet.monkey_patch()
 
-import importlib  # noqa: E402
-import logging.config  # noqa: E402
+import importlib
+import logging.config
 
-from nameko.cli.run import run  # noqa: E402
+from nameko.cli.run import run
 
-from shared.config import env, nameko_config  # noqa: E402
-from shared.logs import logging_config  # noqa: E402
+from shared.config import env, nameko_config
+from shared.logs import logging_config
 
 SERVICES = {
     "catalogue": "services.catalogue.service:CatalogueService",

@@ -6,12 +6,12 @@ from pathlib import Path
 
 os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
 
-import pytest  # noqa: E402
+import pytest
 
 pytest_plugins = ["tests.support.notify"]
 
-from tests.support.processes import ProcessGroup  # noqa: E402
-from tests.support.servers import Servers, fresh_database, fresh_vhost, start_servers  # noqa: E402
+from tests.support.processes import ProcessGroup
+from tests.support.servers import Servers, fresh_database, fresh_vhost, start_servers
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from psycopg import sql
 
@@ -167,7 +167,7 @@ class TaskInbox:
                 (file_id, data["case_id"]),
             )
 
-    HANDLERS: dict[str, Callable[[TaskInbox, Any, dict[str, Any]], None]] = {
+    HANDLERS: ClassVar[dict[str, Callable[[TaskInbox, Any, dict[str, Any]], None]]] = {
         "node_opened": _node_opened,
         "node_decided": _node_closed,
         "node_cancelled": _node_closed,

@@ -10,7 +10,12 @@ from werkzeug.wrappers import Request, Response
 
 from services.gateway.auth import APPLICANT, User, require_roles
 from services.gateway.backends import ask
-from services.gateway.files import FileStore, FileTooLargeError, UnsupportedFileTypeError, upload_limit_bytes
+from services.gateway.files import (
+    FileStore,
+    FileTooLargeError,
+    UnsupportedFileTypeError,
+    upload_limit_bytes,
+)
 from services.gateway.http import (
     BadRequestError,
     NotFoundError,

@@ -14,7 +14,7 @@ import unicodedata
 import uuid
 import zipfile
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -174,7 +174,7 @@ class FileStore:
         finally:
             staged.unlink(missing_ok=True)
         record = StoredFile(str(uuid.uuid4()), clean, size, digest, content_type, owner,
-                            datetime.now(timezone.utc).isoformat())
+                            datetime.now(UTC).isoformat())
         with self.pool.connection() as conn:
             conn.execute(
                 "INSERT INTO gateway.files VALUES (%(file_id)s, %(name)s, %(size)s, %(sha256)s, "
@@ -186,7 +186,8 @@ class FileStore:
     def _stage(self, stream: IO[bytes]) -> tuple[Path, str, int, bytes]:
         limit = upload_limit_bytes()
         digest, size, head = hashlib.sha256(), 0, b""
-        handle = tempfile.NamedTemporaryFile(dir=self.storage.staging_dir(), delete=False)
+        # closed by the `with` below; removed there on failure, by the caller after use
+        handle = tempfile.NamedTemporaryFile(dir=self.storage.staging_dir(), delete=False)  # noqa: SIM115
         staged = Path(handle.name)
         try:
             with handle:
@@ -259,4 +260,4 @@ class Files(DependencyProvider):
         return self.store
 
 
-__all__ = ["Files", "FileStore", "StoredFile", "FileTooLargeError", "UnsupportedFileTypeError"]
+__all__ = ["FileStore", "FileTooLargeError", "Files", "StoredFile", "UnsupportedFileTypeError"]

@@ -12,11 +12,11 @@ from werkzeug.wrappers import Request, Response
 from services.gateway import openapi
 from services.gateway.case_routes import CaseRoutes
 from services.gateway.catalogue_routes import CatalogueRoutes
-from services.gateway.files import FileStore, Files
-from services.gateway.supervision_routes import SupervisionRoutes
+from services.gateway.files import Files, FileStore
 from services.gateway.http import api, json_response, parse_body
 from services.gateway.identity import Identity, IdentityStore
 from services.gateway.models import DepartmentList, SessionRequest, SessionView, UserView
+from services.gateway.supervision_routes import SupervisionRoutes
 from services.gateway.web.pages import PageRoutes
 from shared.departments import DEPARTMENTS
 from shared.errors import NotFoundError

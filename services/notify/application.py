@@ -12,7 +12,7 @@ import logging
 import os
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from eventsourcing.application import ProcessingEvent
@@ -22,7 +22,12 @@ from services.notify.audience import Delivery
 from services.notify.domain import SYSTEM, Notification
 from shared.contracts import SCHEMA_VERSION, IntegrationEvent
 from shared.errors import NotFoundError
-from shared.eventstore import ConsumingApplication, Publication, UnsupportedSchemaError, retry_on_conflict
+from shared.eventstore import (
+    ConsumingApplication,
+    Publication,
+    UnsupportedSchemaError,
+    retry_on_conflict,
+)
 from shared.logs import mask
 
 log = logging.getLogger(__name__)
@@ -41,7 +46,7 @@ def cipher_env() -> dict[str, str]:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

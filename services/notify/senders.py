@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import os
 import smtplib
-import socket
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -75,7 +74,7 @@ class HttpSmsSender:
                 return response.status, _json(response.read())
         except urllib.error.HTTPError as exc:
             return exc.code, _json(exc.read())
-        except (urllib.error.URLError, OSError, socket.timeout) as exc:
+        except (TimeoutError, urllib.error.URLError, OSError) as exc:
             raise DeliveryError(f"短信网关不可达: {exc}") from exc
 
 

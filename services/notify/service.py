@@ -10,7 +10,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 
 from services.notify.application import NotifyApplication, utcnow
 from services.notify.audience import RULES, plan
-from services.notify.delivery import DispatchSettings, Dispatcher, greenpool_mapper
+from services.notify.delivery import Dispatcher, DispatchSettings, greenpool_mapper
 from services.notify.directory import CachedDirectory, ContactCache, RpcDirectory
 from services.notify.messages import Templates
 from services.notify.senders import HttpSmsSender, SmtpSender

@@ -35,8 +35,10 @@ DDL = (
         slot_at timestamptz,
         claims integer NOT NULL DEFAULT 0,
         finished_at timestamptz)""",
-    "CREATE INDEX IF NOT EXISTS delivery_work_due ON {schema}.delivery_work (due_at) "
-    "WHERE state = 'queued'",
+    (
+        "CREATE INDEX IF NOT EXISTS delivery_work_due ON {schema}.delivery_work (due_at) "
+        "WHERE state = 'queued'"
+    ),
     "CREATE INDEX IF NOT EXISTS delivery_work_phone ON {schema}.delivery_work (phone_hash, slot_at)",
     """CREATE TABLE IF NOT EXISTS {schema}.recipient_index (
         notification_id uuid PRIMARY KEY,

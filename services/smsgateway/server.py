@@ -118,11 +118,11 @@ class Handler(BaseHTTPRequestHandler):
     ledger: Ledger
     server_version = "onetrip-smsgateway/1"
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:
         routes = {"/v1/sms": self._send, "/admin/fail": self._fail}
         self._dispatch(routes)
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         routes = {"/messages": self._messages, "/admin/behaviour": self._behaviour, "/healthz": self._health}
         self._dispatch(routes)
 

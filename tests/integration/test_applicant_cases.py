@@ -4,17 +4,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 
 import psycopg
 import pytest
 
 from services.approval.application import ApprovalApplication
+from services.approval.calendar import SHANGHAI
 from services.approval.inbox import TaskInbox
 from shared.config import Settings
 from shared.eventstore import open_application
-from services.approval.calendar import SHANGHAI
 from tests.unit.approval.support import Clock, renovation_item, submit_complete
 
 pytestmark = pytest.mark.integration

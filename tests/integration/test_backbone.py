@@ -7,7 +7,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -73,7 +73,7 @@ def event_for(ping_id: str, notification_id: int, label: str = "公房装修", *
         aggregate_id=ping_id,
         aggregate_version=1,
         notification_id=notification_id,
-        occurred_at=datetime.now(timezone.utc),
+        occurred_at=datetime.now(UTC),
         actor="teacher1",
         data={"label": label},
     ).to_wire()

@@ -4,14 +4,15 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from services.approval.application import ApprovalApplication
 from shared.casefold import fold
 from shared.config import Settings
 from shared.eventstore import application_env
-from tests.support.hall import ITEM, PARALLEL, PDF, PNG, upload
 from tests.support.gateway import Api
+from tests.support.hall import ITEM, PARALLEL, PDF, PNG, upload
 from tests.support.processes import eventually
 
 pytestmark = pytest.mark.integration
@@ -59,7 +60,7 @@ def test_twenty_cases_and_seven_approvers_at_once_lose_and_double_nothing(
     assert decided == {code: CASES for code in APPROVERS}
     supervisor = hall.as_user("discipline")
     for case_id in case_ids:
-        case = eventually(lambda: supervisor.get(f"/api/v1/cases/{case_id}").json())
+        case = eventually(lambda case_id=case_id: supervisor.get(f"/api/v1/cases/{case_id}").json())
         assert case["status"] == "approved", case
     # And each case's stored history has one decision per node and folds to the same case
     settings = Settings(amqp_uri=service_env["AMQP_URI"], database_url=service_env["DATABASE_URL"])

@@ -23,7 +23,9 @@ def free_port() -> int:
 
 
 def processes_in_group(pgid: int) -> list[str]:
-    out = subprocess.run(["ps", "-eo", "pgid=,pid=,args="], capture_output=True, text=True).stdout
+    out = subprocess.run(
+        ["ps", "-eo", "pgid=,pid=,args="], capture_output=True, text=True, check=True
+    ).stdout
     return [line for line in out.splitlines() if line.split(None, 1)[0] == str(pgid)]
 
 
@@ -44,7 +46,7 @@ def test_make_up_on_a_fresh_clone_is_healthy_within_a_minute_and_ctrl_c_stops_ev
     )
     subprocess.run(["make", "install"], cwd=clone, env=env, check=True, capture_output=True, timeout=600)
     # When the newcomer runs `make up`
-    log = open(tmp_path / "make-up.log", "wb")
+    log = open(tmp_path / "make-up.log", "wb")  # noqa: SIM115 - closed after `make up` stops
     started = time.monotonic()
     up = subprocess.Popen(["make", "up"], cwd=clone, env=env, stdout=log, stderr=subprocess.STDOUT,
                           start_new_session=True)

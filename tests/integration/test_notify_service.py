@@ -13,8 +13,6 @@ from services.gateway.models import AccountDraft
 from shared.config import Settings
 from shared.eventstore import application_env
 from tests.support.notify import (
-    start_notify,
-    inbox_of,
     APPROVER_PHONES,
     CASE_ID,
     DEMO_PHONES,
@@ -25,7 +23,9 @@ from tests.support.notify import (
     SmsGateway,
     body_of,
     closed,
+    inbox_of,
     node_opened,
+    start_notify,
 )
 from tests.support.processes import ProcessGroup, ServiceProcess, eventually
 

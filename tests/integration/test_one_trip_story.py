@@ -7,7 +7,7 @@ as it stood at the return, verifies the ledger and holds 国资处 to account.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -79,7 +79,7 @@ def test_one_trip_from_application_to_accountability(everything: Api, sms: SmsGa
         decide(approvers[code], case_id, "approve")
     decide(approvers["bwc"], case_id, "return", "请补充消防通道示意图")
     time.sleep(1.0)
-    at_the_return = datetime.now(timezone.utc).isoformat()
+    at_the_return = datetime.now(UTC).isoformat()
     time.sleep(1.0)
     # Then she hears 保卫处's comment
     eventually(lambda: any("请补充消防通道示意图" in t for t in texts(teacher, "sms")), timeout=30)

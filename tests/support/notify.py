@@ -7,7 +7,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import Message
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,7 @@ class SmsGateway:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp_path / "smsgateway.log"
-        self._log = open(self.log_path, "ab")
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - open while the process runs
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "services.smsgateway"],
             cwd=ROOT,
@@ -80,7 +80,7 @@ class Mailbox:
     def __init__(self) -> None:
         self.received: list[tuple[list[str], Message]] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.received.append((list(envelope.rcpt_tos), email.message_from_bytes(envelope.content, policy=email.policy.default)))
         return "250 OK"
 
@@ -126,11 +126,11 @@ NOTIFICATION_IDS = iter(range(1, 1_000_000))
 def build(event_type: str, case_id: str, version: int, applicant: str, **data: Any) -> IntegrationEvent:
     body = {
         "case_id": case_id, **ITEM, "applicant": applicant, "lead_department": "gzc",
-        "departments": ["gzc"], "at": datetime.now(timezone.utc).isoformat(), **data,
+        "departments": ["gzc"], "at": datetime.now(UTC).isoformat(), **data,
     }
     return IntegrationEvent.build(
         type=event_type, service="approval", aggregate_id=case_id, aggregate_version=version,
-        notification_id=next(NOTIFICATION_IDS), occurred_at=datetime.now(timezone.utc),
+        notification_id=next(NOTIFICATION_IDS), occurred_at=datetime.now(UTC),
         actor=applicant, data=body,
     )
 

@@ -1,6 +1,7 @@
 """Service processes for integration tests: started, waited for, killed like in production."""
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -10,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from amqp.exceptions import AMQPError, ChannelError
 from kombu import Connection
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,13 +39,11 @@ def queue_consumers(amqp_uri: str, queue: str) -> int:
         try:
             _, _, consumers = channel.queue_declare(queue=queue, passive=True)
             return int(consumers)
-        except Exception:
+        except ChannelError:  # no such queue (yet): the broker closed the channel
             return 0
         finally:
-            try:
+            with contextlib.suppress(AMQPError, OSError):
                 channel.close()
-            except Exception:
-                pass
 
 
 class ServiceProcess:
@@ -58,7 +58,7 @@ class ServiceProcess:
         self._log: IO[bytes] | None = None
 
     def start(self, **extra_env: str) -> ServiceProcess:
-        self._log = open(self.log_path, "ab")
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - open while the process runs
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "shared.runner", self.target],
             cwd=ROOT,

@@ -34,7 +34,7 @@ def docker_engine_answers() -> bool:
 
         docker.from_env().ping()
         return True
-    except Exception:
+    except Exception:  # noqa: BLE001 - no module, no socket, no engine: all mean "no Docker"
         return False
 
 
@@ -93,4 +93,4 @@ def fresh_vhost(servers: Servers) -> Iterator[str]:
         _rabbitmqctl(servers, "delete_vhost", vhost)
 
 
-__all__ = ["Servers", "start_servers", "fresh_database", "fresh_vhost", "replace"]
+__all__ = ["Servers", "fresh_database", "fresh_vhost", "replace", "start_servers"]

@@ -1,7 +1,7 @@
 """The demo accounts of the contract's demo data, as a directory the notify rules can ask."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from services.notify.directory import Contact
@@ -68,7 +68,7 @@ def case_event(event_type: str, number: int = 1, **data: Any) -> IntegrationEven
         aggregate_id=CASE_ID,
         aggregate_version=number,
         notification_id=number,
-        occurred_at=datetime(2026, 11, 27, 2, 0, tzinfo=timezone.utc),
+        occurred_at=datetime(2026, 11, 27, 2, 0, tzinfo=UTC),
         actor="teacher1",
         data=body,
     )
@@ -81,7 +81,7 @@ def item_event(event_type: str, number: int = 1, **data: Any) -> IntegrationEven
         aggregate_id="item-bwc-draft",
         aggregate_version=number,
         notification_id=number,
-        occurred_at=datetime(2026, 11, 27, 2, 0, tzinfo=timezone.utc),
+        occurred_at=datetime(2026, 11, 27, 2, 0, tzinfo=UTC),
         actor="office",
         data={"item_id": "baowei-dengji", "department": "bwc", "lead_department": None, **data},
     )

@@ -3,7 +3,14 @@ from __future__ import annotations
 
 from services.notify.audience import plan
 from services.notify.messages import Templates
-from tests.unit.notify.fakes import CASE_ID, EXAMPLES, ITEM_EXAMPLES, FakeDirectory, case_event, item_event
+from tests.unit.notify.fakes import (
+    CASE_ID,
+    EXAMPLES,
+    ITEM_EXAMPLES,
+    FakeDirectory,
+    case_event,
+    item_event,
+)
 
 TEMPLATES = Templates(override_dir="")
 

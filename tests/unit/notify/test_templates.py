@@ -16,7 +16,7 @@ from services.notify.messages import (
     fit_sms,
     sms_segments,
 )
-from tests.unit.notify.fakes import EXAMPLES, ITEM, ITEM_EXAMPLES, CASE_ID
+from tests.unit.notify.fakes import CASE_ID, EXAMPLES, ITEM, ITEM_EXAMPLES
 
 RECIPIENT = Contact("teacher1", "李老师", "hkxy", "13800000001", None)
 
