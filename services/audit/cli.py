@@ -20,15 +20,13 @@ from typing import Any
 from services.audit.application import AuditApplication
 from shared.config import Settings
 from shared.errors import OnetripError
-from shared.eventstore import application_env, ensure_database, ensure_schema
+from shared.eventstore import open_application
 
 
 @contextmanager
 def audit_application() -> Iterator[AuditApplication]:
-    settings = Settings()
-    ensure_database(settings.database)
-    ensure_schema(settings.database, AuditApplication.service)
-    app = AuditApplication(env=application_env(AuditApplication.service, settings))
+    # (under the same table-creation lock as the services: the CLI may run beside them)
+    app = open_application(AuditApplication, AuditApplication.service, Settings())
     try:
         yield app
     finally:
