@@ -6,7 +6,8 @@ In one run, on a throwaway database and RabbitMQ vhost (both removed afterwards)
   (a) raw psycopg single-row INSERT commits/s (autocommit, the server's fsync setting);
   (b) ``Application.save()`` of one new aggregate (one event) per save, events/s;
   (c) the real ping service process's outbox relay publishing that backlog, events/s;
-  (c') bare kombu publishes the way the relay publishes (persistent, confirm each): its ceiling;
+  (c') bare kombu publishes, persistent, awaiting each one's confirm in turn (how the relay
+       published before it awaited a batch's confirms together);
   (d1) the consumer's application applying them in-process, with tracking records;
   (d2) the real tally service process consuming the relayed backlog, with tracking records;
   (e) the whole pipeline: saves while both services run, until every event is tallied;
@@ -192,7 +193,8 @@ def relayed(service: ServiceProcess, database_url: str, last_id: int) -> Measure
 
 
 def bare_publishes(amqp_uri: str, events: int) -> Measurement:
-    """The broker's ceiling for the relay's way of publishing: persistent, one confirm at a time."""
+    """Persistent publishes awaiting one confirm at a time: how the relay published before it
+    awaited a whole batch's confirms together (the comparison for row (c))."""
     exchange = Exchange("bench.bare", type="topic", durable=True)
     queue = Queue(
         "bench.bare",
@@ -213,7 +215,7 @@ def bare_publishes(amqp_uri: str, events: int) -> Measurement:
             )
         seconds = time.perf_counter() - started
         queue(producer.channel).delete()
-    return Measurement("(c') bare kombu publish, same confirms", events, seconds)
+    return Measurement("(c') bare kombu publish, one confirm at a time", events, seconds)
 
 
 # -- (d) consuming with tracking --------------------------------------------------------------

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
+from kombu import Connection, Exchange, Queue
 
 from shared.config import Settings
 from shared.contracts import IntegrationEvent
@@ -286,3 +287,41 @@ def test_a_dead_letter_replayed_after_the_fault_is_fixed_is_applied_once(
     # Then it is applied exactly once and the dead-letter queue is empty
     assert_each_once(service_env["DATABASE_URL"], [ping_id])
     assert waiting(amqp) == []
+
+
+def relay_position(database_url: str) -> int:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        row = conn.execute("SELECT max(notification_id) FROM ping.relay_position").fetchone()
+    return int(row[0] or 0) if row else 0
+
+
+def test_events_the_broker_refuses_are_published_again_until_it_accepts_them(
+    processes: ProcessGroup, service_env: dict[str, str], pings: PingApplication
+) -> None:
+    # Given a queue bound to the ping events that refuses what it has no room for (a full
+    # queue with reject-publish: the broker nacks those publishes)
+    full = Queue(
+        "test-full", exchange=Exchange("ping.events", type="topic", durable=True), routing_key="#",
+        durable=True, queue_arguments={"x-max-length": 1, "x-overflow": "reject-publish"},
+    )
+    with Connection(service_env["AMQP_URI"]) as conn:
+        full(conn.channel()).declare()
+    processes.start(TALLY).wait_for_queue(TALLY_QUEUE)
+    ping = processes.start(PING).wait_for_queue(PING_QUEUE)
+
+    # When three events are saved
+    ids = pings.send(["一", "二", "三"], actor="teacher1")
+    last = pings.recorder.max_notification_id()
+
+    # Then the relay sees the refusal and does not move its position past the refused events
+    eventually(lambda: "refused" in ping.log(), timeout=30)
+    time.sleep(1)
+    assert relay_position(service_env["DATABASE_URL"]) < last
+
+    # When the full queue goes away
+    with Connection(service_env["AMQP_URI"]) as conn:
+        full(conn.channel()).delete()
+
+    # Then the relay publishes them again, moves on, and each is applied exactly once
+    eventually(lambda: relay_position(service_env["DATABASE_URL"]) == last, timeout=30)
+    assert_each_once(service_env["DATABASE_URL"], ids)
