@@ -44,7 +44,7 @@ from bench._support import (
 )
 from shared.config import env
 from tests.support.gateway import DEMO_PASSWORD
-from tests.support.hall import ITEM, PARALLEL, PDF, PNG
+from tests.support.hall import ITEM, PARALLEL, PDF, PNG, every_page
 from tests.support.notify import SmsGateway
 from tests.support.processes import eventually
 
@@ -133,25 +133,9 @@ def decide(port: int, department: str, case_id: str, decision: dict[str, str]) -
 
 
 def pages(case_id: str) -> list[tuple[str | None, str]]:
+    """Every page, and the replay page moved to a step, with and without its moment."""
     return [
-        (None, "/"),
-        (None, "/?q=装修&department=gzc".replace("装修", "%E8%A3%85%E4%BF%AE")),
-        (None, f"/items/{ITEM}"),
-        (None, "/login"),
-        ("teacher1", "/cases"),
-        ("teacher1", f"/cases/{case_id}"),
-        ("teacher1", f"/items/{ITEM}/apply"),
-        ("teacher1", "/notifications"),
-        ("gzc", "/inbox"),
-        ("gzc", f"/cases/{case_id}"),
-        ("gzc", "/editor"),
-        ("gzc", f"/editor/items/{ITEM}"),
-        ("gzc", "/delegations"),
-        ("office", "/review"),
-        ("discipline", "/supervision"),
-        ("discipline", "/supervision/verify"),
-        ("discipline", "/supervision/ratings"),
-        ("discipline", f"/supervision/cases/{case_id}"),
+        *every_page(case_id),
         ("discipline", f"/supervision/cases/{case_id}?step=14"),
         ("discipline", f"/supervision/cases/{case_id}?step=14&as_of={{as_of_14}}"),
     ]

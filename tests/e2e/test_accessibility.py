@@ -13,34 +13,14 @@ from playwright.sync_api import Locator, Page, expect
 from tests.e2e.conftest import Person
 from tests.e2e.test_pages_guard import li_laoshi_case
 from tests.support.gateway import DEMO_PASSWORD, Api
-from tests.support.hall import ITEM
+from tests.support.hall import every_page
 
 WCAG_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
 
 
 def pages(case_id: str) -> list[tuple[str | None, str]]:
-    return [
-        (None, "/"),
-        (None, "/?q=装修&department=gzc"),
-        (None, f"/items/{ITEM}"),
-        (None, "/login"),
-        (None, "/no-such-page"),
-        ("teacher1", "/cases"),
-        ("teacher1", f"/cases/{case_id}"),
-        ("teacher1", f"/items/{ITEM}/apply"),
-        ("teacher1", "/notifications"),
-        ("gzc", "/inbox"),
-        ("gzc", f"/cases/{case_id}"),
-        ("gzc", "/editor"),
-        ("gzc", f"/editor/items/{ITEM}"),
-        ("gzc", "/editor/items/new"),
-        ("gzc", "/delegations"),
-        ("office", "/review"),
-        ("discipline", "/supervision"),
-        ("discipline", "/supervision/verify"),
-        ("discipline", "/supervision/ratings"),
-        ("discipline", f"/supervision/cases/{case_id}"),
-    ]
+    """Every page, and the error page a mistyped address shows."""
+    return [*every_page(case_id), (None, "/no-such-page")]
 
 
 def violations(axe: Axe, page: Page) -> list[str]:

@@ -48,3 +48,28 @@ def upload(user: Api, name: str, content: bytes) -> str:
     reply = user.post("/api/v1/files", files={"file": (name, content)})
     assert reply.status_code == 201, reply.text
     return str(reply.json()["file_id"])
+
+
+def every_page(case_id: str) -> list[tuple[str | None, str]]:
+    """Each page of the hall with a case in it, and who opens it (None: a visitor)."""
+    return [
+        (None, "/"),
+        (None, "/?q=%E8%A3%85%E4%BF%AE&department=gzc"),  # q=装修
+        (None, f"/items/{ITEM}"),
+        (None, "/login"),
+        ("teacher1", "/cases"),
+        ("teacher1", f"/cases/{case_id}"),
+        ("teacher1", f"/items/{ITEM}/apply"),
+        ("teacher1", "/notifications"),
+        ("gzc", "/inbox"),
+        ("gzc", f"/cases/{case_id}"),
+        ("gzc", "/editor"),
+        ("gzc", f"/editor/items/{ITEM}"),
+        ("gzc", "/editor/items/new"),
+        ("gzc", "/delegations"),
+        ("office", "/review"),
+        ("discipline", "/supervision"),
+        ("discipline", "/supervision/verify"),
+        ("discipline", "/supervision/ratings"),
+        ("discipline", f"/supervision/cases/{case_id}"),
+    ]
