@@ -77,6 +77,17 @@ def percent(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.0f}%"
 
 
+def figure(value: float | None, digits: int = 1) -> str:
+    """A measured figure for people: one decimal (or ``digits``), a dash when there is none,
+    and "不足 0.1" rather than 0.0046 for what rounds to nothing."""
+    if value is None:
+        return "—"
+    smallest = 10.0**-digits
+    if 0 < value < smallest:
+        return f"不足 {smallest:g}"
+    return f"{value:.{digits}f}"
+
+
 def _environment() -> Environment:
     environment = Environment(
         loader=FileSystemLoader(WEB_DIR / "templates"),
@@ -85,7 +96,11 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     environment.filters.update(
-        dept=labels.department_name, when=local_time, percent=percent, urlquote=quote
+        dept=labels.department_name,
+        when=local_time,
+        percent=percent,
+        figure=figure,
+        urlquote=quote,
     )
     environment.globals.update(labels=labels, static=static_url)
     return environment
