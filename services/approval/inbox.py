@@ -193,27 +193,47 @@ class TaskInbox:
             return [_task(row) for row in curs.fetchall()]
 
     def case_ids(self, department: str) -> list[str]:
-        with self.datastore.transaction(commit=False) as curs:
-            curs.execute(
-                self._q(
-                    "SELECT case_id FROM {schema}.case_departments WHERE department = %s "
-                    "ORDER BY submitted_at DESC"
-                ),
-                (department,),
-            )
-            return [row["case_id"] for row in curs.fetchall()]
+        """The cases the department has a node in, newest first."""
+        return self.case_page(department=department)[0]
 
     def applicant_case_ids(self, applicant: str) -> list[str]:
         """The applicant's cases, newest first."""
+        return self.case_page(applicant=applicant)[0]
+
+    def case_page(
+        self,
+        *,
+        applicant: str | None = None,
+        department: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> tuple[list[str], int]:
+        """One page of an applicant's or a department's cases, newest first, and how many
+        there are in all."""
+        if (applicant is None) == (department is None):
+            raise ValueError("an applicant or a department, not both")
+        table, column, value = (
+            ("applicant_cases", "applicant", applicant)
+            if applicant is not None
+            else ("case_departments", "department", department)
+        )
+        query = sql.SQL(
+            "SELECT case_id, count(*) OVER () AS total FROM {schema}.{table} WHERE {column} = %s "
+            "ORDER BY submitted_at DESC, case_id LIMIT %s OFFSET %s"
+        ).format(schema=self.schema, table=sql.Identifier(table), column=sql.Identifier(column))
         with self.datastore.transaction(commit=False) as curs:
+            curs.execute(query, (value, limit, offset))
+            rows = curs.fetchall()
+            if rows or offset == 0:
+                return [row["case_id"] for row in rows], (rows[0]["total"] if rows else 0)
+            # past the last page: still say how many there are
             curs.execute(
-                self._q(
-                    "SELECT case_id FROM {schema}.applicant_cases WHERE applicant = %s "
-                    "ORDER BY submitted_at DESC, case_id"
+                sql.SQL("SELECT count(*) AS total FROM {schema}.{table} WHERE {column} = %s").format(
+                    schema=self.schema, table=sql.Identifier(table), column=sql.Identifier(column)
                 ),
-                (applicant,),
+                (value,),
             )
-            return [row["case_id"] for row in curs.fetchall()]
+            return [], int(curs.fetchone()["total"])
 
     def file_cited_for(self, file_id: str, department: str) -> bool:
         with self.datastore.transaction(commit=False) as curs:

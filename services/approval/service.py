@@ -15,6 +15,7 @@ from services.approval.inbox import TaskInbox
 from shared.config import env
 from shared.contracts import IntegrationEvent
 from shared.contracts.approval import (
+    CasePage,
     CaseSubmission,
     DecisionRequest,
     DelegationRequest,
@@ -148,11 +149,23 @@ class ApprovalService(HealthCheckMixin):
 
     @rpc
     def list_cases(self, actor: dict[str, Any]) -> list[dict[str, Any]]:
+        return self.case_page(actor)["cases"]
+
+    @rpc
+    def case_page(
+        self, actor: dict[str, Any], limit: int | None = None, offset: int = 0
+    ) -> dict[str, Any]:
+        """The caller's cases (an applicant's own; staff: their department's), newest first:
+        ``limit`` of them from ``offset`` (all when no limit), and how many there are."""
+        page = valid(CasePage, {"limit": limit, "offset": offset})
         department = staff_department(actor)
-        if department is None:
-            case_ids = self.inbox.applicant_case_ids(actor["username"])
-            return [self.store.get_case(case_id) for case_id in case_ids]
-        return [self.store.get_case(case_id) for case_id in self.inbox.case_ids(department)]
+        case_ids, total = (
+            self.inbox.case_page(applicant=actor["username"], limit=page.limit, offset=page.offset)
+            if department is None
+            else self.inbox.case_page(department=department, limit=page.limit, offset=page.offset)
+        )
+        cases = [self.store.get_case(case_id) for case_id in case_ids]
+        return {"cases": cases, "total": total, "limit": page.limit, "offset": page.offset}
 
     @rpc
     def list_tasks(self, actor: dict[str, Any]) -> list[dict[str, Any]]:

@@ -20,6 +20,7 @@ from services.gateway.http import (
     BadRequestError,
     NotFoundError,
     PayloadTooLargeError,
+    UnprocessableError,
     UnsupportedMediaTypeError,
     api,
     json_response,
@@ -118,11 +119,13 @@ class CaseRoutes:
                    self._own_files(user, body.materials))
         return json_response(case, status=201)
 
-    @api("GET", "/api/v1/cases", summary="我的办件;工作人员:本部门参与的办件", response=CaseList,
-         tags=TAGS_CASES)
+    @api("GET", "/api/v1/cases",
+         summary="我的办件;工作人员:本部门参与的办件(新的在前;可选 limit≤200、offset 分页)",
+         response=CaseList, tags=TAGS_CASES)
     def list_cases(self, request: Request) -> Response:
         user = self._caller(request)
-        return json_response({"cases": ask(self.approval, "list_cases", user.as_actor())})
+        limit, offset = paging(request)
+        return json_response(ask(self.approval, "case_page", user.as_actor(), limit, offset))
 
     @api("GET", "/api/v1/cases/<case_id>", summary="办件详情", response=Case, tags=TAGS_CASES)
     def get_case(self, request: Request, case_id: str) -> Response:
@@ -189,3 +192,15 @@ class CaseRoutes:
         body = parse_body(request, DelegationRequest)
         return json_response(ask(self.approval, "delegate", user.as_actor(), body.model_dump(mode="json")),
                              status=201)
+
+
+def paging(request: Request) -> tuple[int | None, int]:
+    """``?limit=&offset=`` as whole numbers (their ranges are the approval service's to check)."""
+    values: dict[str, int | None] = {"limit": None, "offset": 0}
+    for name in values:
+        raw = request.args.get(name, "").strip()
+        if raw:
+            if not raw.isdigit() or len(raw) > 9:
+                raise UnprocessableError(f"{name} 必须是非负整数")
+            values[name] = int(raw)
+    return values["limit"], int(values["offset"] or 0)

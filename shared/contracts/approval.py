@@ -33,6 +33,16 @@ class Request(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+CASE_PAGE_MAX = 200
+
+
+class CasePage(Request):
+    """Which of the caller's cases to list, newest first: ``limit`` from ``offset``."""
+
+    limit: Annotated[int, Field(ge=1, le=CASE_PAGE_MAX)] | None = None
+    offset: Annotated[int, Field(ge=0)] = 0
+
+
 class CaseSubmission(Request):
     item_id: Annotated[str, Field(min_length=1, max_length=100)]
     form: dict[str, Any] = Field(default_factory=dict, description="在线表单内容")
@@ -160,6 +170,9 @@ class Case(Response):
 
 class CaseList(Response):
     cases: list[Case]
+    total: int | None = Field(default=None, description="调用者可见的办件总数")
+    limit: int | None = None
+    offset: int = 0
 
 
 class Task(Response):

@@ -160,3 +160,35 @@ def test_an_upload_that_lies_about_its_type_is_refused_on_the_form_and_loses_not
     expect(bar).to_be_visible()
     assert bar.evaluate("bar => bar.value") == 100
     expect(teacher.locator("#missing-summary")).to_contain_text("还缺 1 项必需材料:本次结构设计图")
+
+
+def test_my_cases_come_twenty_to_a_page_newest_first(person: Person, hall: Api) -> None:
+    # Given 李老师 has applied 21 times
+    api = hall.as_user("teacher1")
+    ids = [
+        api.post("/api/v1/cases", json={"item_id": "wangluo-kaitong", "form": {"申请表": f"第{n}次"}})
+        .json()["case_id"]
+        for n in range(21)
+    ]
+
+    # When she opens 我的办件
+    teacher = person("teacher1")
+    teacher.goto("/cases")
+
+    # Then she sees the twenty newest, the count, and the way to the next page
+    cards = teacher.locator("main ul.items > li.card")
+    expect(cards).to_have_count(20)
+    expect(cards.first.get_by_role("link")).to_have_attribute("href", f"/cases/{ids[-1]}")
+    expect(teacher.locator("main")).to_contain_text("共 21 件")
+    pager = teacher.get_by_role("navigation", name="办件分页")
+    expect(pager).to_contain_text("第 1 / 2 页")
+    pager.get_by_role("link", name="下一页").click()
+
+    # And the second page holds the oldest one, with the way back
+    expect(cards).to_have_count(1)
+    expect(cards.first.get_by_role("link")).to_have_attribute("href", f"/cases/{ids[0]}")
+    expect(pager.get_by_role("link", name="上一页")).to_be_visible()
+
+    # And a page number that is not one shows the first page, no error
+    teacher.goto("/cases?page=abc")
+    expect(cards).to_have_count(20)

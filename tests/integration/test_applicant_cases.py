@@ -76,3 +76,15 @@ def test_a_store_from_before_the_table_gets_it_filled_from_the_case_events(
     newest = submitted(app, clock, now=clock.advance(days=2))
     restarted.catch_up()
     assert restarted.applicant_case_ids("teacher1") == [newest, *reversed(older)]
+
+
+def test_cases_are_listed_a_page_at_a_time_with_the_total(app: ApprovalApplication) -> None:
+    clock = Clock(datetime(2026, 11, 27, 9, 0, tzinfo=SHANGHAI))
+    newest_first = [submitted(app, clock, now=clock.advance(hours=1)) for _ in range(5)][::-1]
+
+    assert app.inbox.case_page(applicant="teacher1", limit=2) == (newest_first[:2], 5)
+    assert app.inbox.case_page(applicant="teacher1", limit=2, offset=4) == (newest_first[4:], 5)
+    assert app.inbox.case_page(applicant="teacher1", limit=2, offset=10) == ([], 5)
+    assert app.inbox.case_page(applicant="nobody", limit=2) == ([], 0)
+    # and a department sees the same cases, paged the same way
+    assert app.inbox.case_page(department="gzc", limit=3, offset=1) == (newest_first[1:4], 5)

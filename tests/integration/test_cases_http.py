@@ -143,3 +143,24 @@ def test_a_delegate_sees_and_decides_the_delegating_departments_node(hall: Api) 
     node = decided.json()["stages"][0]["nodes"][0]
     assert (node["decided_by"], node["on_behalf_of"]) == ("gzc", "xxh")
     assert decided.json()["status"] == "approved"
+
+
+def test_the_case_list_pages_on_request_and_refuses_nonsense(hall: Api) -> None:
+    # Given 李老师 has three campus network cases
+    teacher = hall.as_user("teacher1")
+    ids = [
+        teacher.post("/api/v1/cases", json={"item_id": "wangluo-kaitong", "form": {"申请表": f"第{n}个"}})
+        .json()["case_id"]
+        for n in range(3)
+    ]
+    newest_first = ids[::-1]
+    # Without paging she gets them all, newest first, with the total
+    everything = teacher.get("/api/v1/cases").json()
+    assert [c["case_id"] for c in everything["cases"]] == newest_first and everything["total"] == 3
+    # A page of two from the second
+    page = teacher.get("/api/v1/cases?limit=2&offset=1").json()
+    assert [c["case_id"] for c in page["cases"]] == newest_first[1:]
+    assert (page["total"], page["limit"], page["offset"]) == (3, 2, 1)
+    # Nonsense is a 422 saying what is wrong
+    for query in ("limit=abc", "limit=0", "limit=201", "offset=-1", "limit=1.5"):
+        assert is_problem(teacher.get(f"/api/v1/cases?{query}"), 422), query

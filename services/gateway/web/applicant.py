@@ -28,6 +28,7 @@ from shared.config import env
 from shared.contracts.approval import CaseSubmission, RatingRequest, Resubmission
 
 log = logging.getLogger(__name__)
+CASES_PER_PAGE = 20
 
 UNAVAILABLE = (ApiError, RemoteError, MethodNotFound)
 OPEN = ("in_review", "returned", "intake_rejected")
@@ -134,9 +135,16 @@ class ApplicantPages:
     def page_cases(self, request: Request) -> Response:
         visit = self._visit(request)
         user = visit.require_user()
-        cases = ask(self.approval, "list_cases", user.as_actor())
-        cases.sort(key=lambda case: case["submitted_at"], reverse=True)
-        return visit.render("cases.html", cases=cases)
+        raw = request.args.get("page", "1")
+        number = int(raw) if raw.isdigit() and 0 < len(raw) < 7 and int(raw) > 0 else 1
+        listed = ask(
+            self.approval, "case_page", user.as_actor(), CASES_PER_PAGE,
+            (number - 1) * CASES_PER_PAGE,
+        )
+        pages = max(1, -(-listed["total"] // CASES_PER_PAGE))
+        return visit.render(
+            "cases.html", cases=listed["cases"], total=listed["total"], page=number, pages=pages
+        )
 
     @page("GET", "/cases/<case_id>")
     def page_case(self, request: Request, case_id: str) -> Response:
