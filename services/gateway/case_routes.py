@@ -30,6 +30,7 @@ from services.gateway.identity import Identity
 from shared.contracts.approval import (
     Case,
     CaseList,
+    CasePage,
     CaseSubmission,
     DecisionRequest,
     DelegationRequest,
@@ -121,7 +122,7 @@ class CaseRoutes:
 
     @api("GET", "/api/v1/cases",
          summary="我的办件;工作人员:本部门参与的办件(新的在前;可选 limit≤200、offset 分页)",
-         response=CaseList, tags=TAGS_CASES)
+         response=CaseList, query=CasePage, tags=TAGS_CASES)
     def list_cases(self, request: Request) -> Response:
         user = self._caller(request)
         limit, offset = paging(request)
