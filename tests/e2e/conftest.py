@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, sync_playwright
 
 from tests.support.gateway import DEMO_PASSWORD, Api
 from tests.support.hall import running_hall
@@ -73,3 +73,14 @@ def log_in(page: Page, username: str) -> None:
     page.get_by_role("button", name="登录").click()
     page.wait_for_load_state()
     assert "/login" not in page.url, page.content()[:2000]
+
+
+def reload_until(page: Page, path: str, shown: Locator, attempts: int = 120) -> Locator:
+    """The pages read models that the bus feeds: what a step just did shows up within moments.
+    Open ``path`` again until ``shown`` is on it, and return it."""
+    for _ in range(attempts):
+        page.goto(path)
+        if shown.count():
+            return shown
+        page.wait_for_timeout(250)
+    raise AssertionError(f"{path} never showed it; the page said:\n{page.locator('main').inner_text()}")

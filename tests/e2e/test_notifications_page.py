@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import Person
+from tests.e2e.conftest import Person, reload_until
 from tests.support.gateway import Api
 from tests.support.notify import TEACHER1_PHONE, SmsGateway, start_notify
 from tests.support.processes import ProcessGroup, eventually
@@ -13,15 +13,9 @@ from tests.support.processes import ProcessGroup, eventually
 ITEM_NAME = "校园网账号开通"
 
 
-def notices(page: Page, text: str, attempts: int = 120) -> int:
+def notices(page: Page, text: str) -> int:
     """Notify hears the case's events within moments; reload until the notice is listed."""
-    cards = page.locator("main li.card").filter(has_text=text)
-    for _ in range(attempts):
-        page.goto("/notifications")
-        if cards.count():
-            break
-        page.wait_for_timeout(250)
-    return cards.count()
+    return reload_until(page, "/notifications", page.locator("main li.card").filter(has_text=text)).count()
 
 
 def test_notices_reach_the_approver_and_the_applicant_on_the_page_and_by_sms(

@@ -9,7 +9,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import SCREENSHOTS, Person
+from tests.e2e.conftest import SCREENSHOTS, Person, reload_until
 from tests.support.hall import PARALLEL, PDF, PNG
 
 ITEM_NAME = "公房装修改造申请"
@@ -36,14 +36,7 @@ def upload(page: Page, material: str, name: str, content: bytes, mime: str) -> N
 
 def open_from_inbox(page: Page, case_id: str, attempts: int = 60) -> None:
     """The inbox is a read model fed by the case's events: a new task shows up within moments."""
-    link = page.locator(f"a[href='/cases/{case_id}']")
-    for _ in range(attempts):
-        page.goto("/inbox")
-        if link.count():
-            break
-        page.wait_for_timeout(250)
-    assert link.count(), page.locator("main").inner_text()
-    link.click()
+    reload_until(page, "/inbox", page.locator(f"a[href='/cases/{case_id}']"), attempts).click()
 
 
 def decide(page: Page, case_id: str, decision: str, comment: str = "") -> None:

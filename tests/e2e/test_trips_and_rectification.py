@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from playwright.sync_api import Locator, Page, expect
 
-from tests.e2e.conftest import Person
+from tests.e2e.conftest import Person, reload_until
 from tests.e2e.test_renovation_story import decide, open_from_inbox
 from tests.support.gateway import Api
 
@@ -18,13 +18,7 @@ def rating_card(page: Page, attempts: int = 120) -> Locator:
     """The ratings page reads the audit ledger, fed by the case's events: the rating shows up
     within moments."""
     card = page.locator("li.rating").filter(has_text=ITEM_NAME)
-    for _ in range(attempts):
-        page.goto("/supervision/ratings")
-        if card.count():
-            break
-        page.wait_for_timeout(250)
-    assert card.count(), page.locator("main").inner_text()
-    return card
+    return reload_until(page, "/supervision/ratings", card, attempts)
 
 
 def test_xxh_records_a_trip_rectifies_a_bad_review_and_discipline_checks_the_item(
