@@ -28,6 +28,7 @@ up: install servers
 	ONETRIP_HTTP_PORT=$${PORT:-8000} PATH="$(CURDIR)/$(VENV)/bin:$$PATH" exec $(VENV)/bin/honcho start
 
 test: install servers
+	@scripts/ensure-system-packages test
 	$(VENV)/bin/ruff check services shared tests bench
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
