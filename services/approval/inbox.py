@@ -3,8 +3,8 @@
 Tables in the ``approval`` schema, kept from the application's own notification log:
 ``tasks`` (one row per pending node, removed when it is decided or cancelled),
 ``case_departments`` (which departments have a node in a case), ``applicant_cases`` (each
-applicant's cases) and ``case_files`` (which files a case cites). Each catch-up applies the published form of the events (the same
-data the bus carries) and stores its position in the same transaction; a row lock on
+applicant's cases) and ``case_files`` (which files a case cites). Each catch-up applies the
+published form of the events (the same data the bus carries) and stores its position in the same transaction; a row lock on
 the position serialises the catch-ups of several instances, so each event is applied once.
 Commands catch up right after saving (callers read their own writes) and the service
 catches up at start, so a crash in between heals itself.
@@ -218,22 +218,14 @@ class TaskInbox:
             else ("case_departments", "department", department)
         )
         query = sql.SQL(
-            "SELECT case_id, count(*) OVER () AS total FROM {schema}.{table} WHERE {column} = %s "
-            "ORDER BY submitted_at DESC, case_id LIMIT %s OFFSET %s"
+            "SELECT (SELECT count(*) FROM {schema}.{table} WHERE {column} = %(value)s) AS total,"
+            " ARRAY(SELECT case_id FROM {schema}.{table} WHERE {column} = %(value)s"
+            " ORDER BY submitted_at DESC, case_id LIMIT %(limit)s OFFSET %(offset)s) AS case_ids"
         ).format(schema=self.schema, table=sql.Identifier(table), column=sql.Identifier(column))
         with self.datastore.transaction(commit=False) as curs:
-            curs.execute(query, (value, limit, offset))
-            rows = curs.fetchall()
-            if rows or offset == 0:
-                return [row["case_id"] for row in rows], (rows[0]["total"] if rows else 0)
-            # past the last page: still say how many there are
-            curs.execute(
-                sql.SQL("SELECT count(*) AS total FROM {schema}.{table} WHERE {column} = %s").format(
-                    schema=self.schema, table=sql.Identifier(table), column=sql.Identifier(column)
-                ),
-                (value,),
-            )
-            return [], int(curs.fetchone()["total"])
+            curs.execute(query, {"value": value, "limit": limit, "offset": offset})
+            row = curs.fetchone()
+            return list(row["case_ids"]), int(row["total"])
 
     def file_cited_for(self, file_id: str, department: str) -> bool:
         with self.datastore.transaction(commit=False) as curs:

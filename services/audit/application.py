@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
 from eventsourcing.domain import DomainEventProtocol
@@ -36,6 +36,7 @@ from shared.errors import InvalidError, NotFoundError
 from shared.eventstore import ConsumingApplication, Publication, retry_on_conflict
 
 RECTIFICATION_DAYS_VARIABLE = "ONETRIP_RECTIFICATION_DAYS"
+T = TypeVar("T", datetime, datetime | None)
 RECTIFY_ACTIONS = ("start", "complete", "request_invalid", "rule_invalid", "rule_valid")
 
 
@@ -206,13 +207,10 @@ class AuditApplication(ConsumingApplication):
             cases = supervision.cases_submitted(
                 curs, self.schema, min(b[0] for b in bounds), max(b[1] for b in bounds)
             )
+        submitted = [(parse_moment(facts["submitted_at"]), facts) for facts in cases]
         figures = []
         for (start, end), (raw_start, raw_end) in zip(bounds, periods, strict=True):
-            chosen = [
-                facts
-                for facts in cases
-                if start <= parse_moment(facts["submitted_at"]) < end
-            ]
+            chosen = [facts for moment, facts in submitted if start <= moment < end]
             open_total = sum(self._open_rectifications(chosen).values())
             measures = supervision.school_measures(chosen, items, open_total)
             figures.append({"from": raw_start, "to": raw_end, **measures})
@@ -226,9 +224,7 @@ class AuditApplication(ConsumingApplication):
         return report_workbook(from_, to, departments, measures, exceptions)
 
     def _cases(self, from_: str | None, to: str | None) -> list[dict[str, Any]]:
-        start, end = (parse_moment(from_) if from_ else None), (parse_moment(to) if to else None)
-        if start and end and end <= start:
-            raise InvalidError("统计区间的结束时间必须晚于开始时间")
+        start, end = parse_period(from_, to)
         self.catch_up()
         with self._transaction() as curs:
             return supervision.cases_submitted(curs, self.schema, start, end)
@@ -429,9 +425,18 @@ def parse_moment(value: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=SHANGHAI)
 
 
+def parse_period(start: str | None, end: str | None) -> tuple[datetime | None, datetime | None]:
+    """A [start, end) period whose sides may be open (None)."""
+    return _ordered(parse_moment(start) if start else None, parse_moment(end) if end else None)
+
+
 def _period_bounds(start: str, end: str) -> tuple[datetime, datetime]:
-    begin, finish = parse_moment(start), parse_moment(end)
-    if finish <= begin:
+    """A [start, end) period with both sides given."""
+    return _ordered(parse_moment(start), parse_moment(end))
+
+
+def _ordered(begin: T, finish: T) -> tuple[T, T]:
+    if begin and finish and finish <= begin:
         raise InvalidError("统计区间的结束时间必须晚于开始时间")
     return begin, finish
 
