@@ -192,3 +192,8 @@ def test_my_cases_come_twenty_to_a_page_newest_first(person: Person, hall: Api) 
     # And a page number that is not one shows the first page, no error
     teacher.goto("/cases?page=abc")
     expect(cards).to_have_count(20)
+
+    # And a page past the last shows the last one, not "no cases yet"
+    teacher.goto("/cases?page=9")
+    expect(teacher).to_have_url(re.compile(r"/cases\?page=2$"))
+    expect(cards).to_have_count(1)

@@ -4,6 +4,7 @@ and the case page every party to a case shares (timeline, materials, decisions).
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 import eventlet
@@ -141,7 +142,9 @@ class ApplicantPages:
             self.approval, "case_page", user.as_actor(), CASES_PER_PAGE,
             (number - 1) * CASES_PER_PAGE,
         )
-        pages = max(1, -(-listed["total"] // CASES_PER_PAGE))
+        pages = max(1, math.ceil(listed["total"] / CASES_PER_PAGE))
+        if number > pages:  # past the last page (cases withdrawn meanwhile, an old link)
+            return visit.redirect(f"/cases?page={pages}")
         return visit.render(
             "cases.html", cases=listed["cases"], total=listed["total"], page=number, pages=pages
         )
