@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nameko.rpc import rpc
+from shared.rpc import rpc
 
 
 class HealthCheckMixin:

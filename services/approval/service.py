@@ -5,7 +5,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from nameko.rpc import rpc
 from nameko.timer import timer
 from pydantic import BaseModel, ValidationError
 
@@ -26,6 +25,7 @@ from shared.contracts.approval import (
 from shared.dependencies import EventStore
 from shared.errors import ForbiddenError, InvalidError, NotFoundError
 from shared.messaging import integration_event_handler
+from shared.rpc import rpc
 from shared.service import HealthCheckMixin
 
 M = TypeVar("M", bound=BaseModel)

@@ -5,7 +5,6 @@ import logging
 import os
 from typing import Annotated, Any, Literal
 
-from nameko.rpc import rpc
 from nameko.timer import timer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -14,6 +13,7 @@ from shared.contracts import IntegrationEvent
 from shared.dependencies import EventStore
 from shared.errors import InvalidError
 from shared.messaging import integration_event_handler
+from shared.rpc import rpc
 from shared.service import HealthCheckMixin
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,6 @@ import eventlet
 import psycopg
 from eventsourcing.persistence import OperationalError
 from nameko.extensions import DependencyProvider
-from nameko.rpc import rpc
 from pydantic import BaseModel, ValidationError
 
 from services.catalogue.application import Actor, CatalogueApplication, require_role
@@ -34,6 +33,7 @@ from shared.contracts.catalogue import Item, ItemDraft, ReviewRequest
 from shared.departments import DEPARTMENTS
 from shared.dependencies import EventStore
 from shared.errors import InvalidError
+from shared.rpc import rpc
 from shared.service import HealthCheckMixin
 
 log = logging.getLogger(__name__)

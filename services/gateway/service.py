@@ -6,7 +6,7 @@ from typing import Any
 
 import eventlet
 from nameko.exceptions import RemoteError, UnknownService
-from nameko.rpc import RpcProxy, rpc
+from nameko.rpc import RpcProxy
 from werkzeug.wrappers import Request, Response
 
 from services.gateway import openapi
@@ -20,6 +20,7 @@ from services.gateway.supervision_routes import SupervisionRoutes
 from services.gateway.web.pages import PageRoutes
 from shared.departments import DEPARTMENTS
 from shared.errors import NotFoundError
+from shared.rpc import rpc
 
 BACKENDS = ("catalogue", "approval", "notify", "audit")
 HEALTH_TIMEOUT_SECONDS = 3.0

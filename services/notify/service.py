@@ -5,7 +5,7 @@ import threading
 from typing import Annotated, Any
 
 from nameko.extensions import DependencyProvider
-from nameko.rpc import RpcProxy, rpc
+from nameko.rpc import RpcProxy
 from pydantic import Field, TypeAdapter, ValidationError
 
 from services.notify.application import NotifyApplication, utcnow
@@ -19,6 +19,7 @@ from shared.contracts import IntegrationEvent
 from shared.dependencies import EventStore
 from shared.errors import InvalidError
 from shared.messaging import integration_event_handler
+from shared.rpc import rpc
 from shared.service import HealthCheckMixin
 
 log = logging.getLogger(__name__)
