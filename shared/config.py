@@ -14,6 +14,7 @@ DEFAULTS: dict[str, str] = {
     "ONETRIP_MAX_UPLOAD_MB": "20",
     "ONETRIP_SECRET_KEY": "onetrip-local-development-key-change-me",
     "ONETRIP_FILES_DIR": "var/files",
+    "ONETRIP_FILES_POOL_SIZE": "5",
     "ONETRIP_DELIVERY_LIMIT": "5",
     "ONETRIP_EVENT_PREFETCH": "1",
     "ONETRIP_RELAY_POLL_SECONDS": "1.0",
