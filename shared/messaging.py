@@ -20,8 +20,9 @@ from nameko.messaging import QueueConsumer
 from pydantic import ValidationError
 
 from shared.config import Settings, env
-from shared.contracts import IntegrationEvent
+from shared.contracts import EVENT_DATA, IntegrationEvent
 from shared.eventstore import UnsupportedSchemaError
+from shared.inputs import UnstorableError, check_storable
 from shared.topology import Subscription
 
 log = logging.getLogger(__name__)
@@ -61,11 +62,33 @@ def dead_letter(message: Message, queue_name: str, reason: str, amqp_uri: str) -
     log.error("dead-lettered a message from %s: %s", queue_name, reason)
 
 
-def parse_event(body: Any) -> IntegrationEvent:
+def parse_event(body: Any, source_service: str | None = None) -> IntegrationEvent:
+    """The envelope, held to the stores' rules field by field (``data`` may nest as deep as a
+    form may) and, where ``shared.contracts`` promises one, ``data`` to its type's model: an
+    event that any consumer could only half apply is refused whole."""
+    if not isinstance(body, dict):
+        raise PoisonMessageError("not an integration event: the body is not a JSON object")
     try:
-        return IntegrationEvent.model_validate(body)
+        for name, value in body.items():
+            check_storable(value, str(name)[:40])
+    except UnstorableError as exc:
+        raise PoisonMessageError(f"unstorable event: {exc}") from None
+    try:
+        event = IntegrationEvent.model_validate(body)
     except ValidationError as exc:
         raise PoisonMessageError(f"not an integration event: {exc}") from exc
+    _check_contract(event, source_service or event.service)
+    return event
+
+
+def _check_contract(event: IntegrationEvent, service: str) -> None:
+    model = EVENT_DATA.get(service, {}).get(event.type)
+    if model is None:
+        return
+    try:
+        model.model_validate(event.data)
+    except ValidationError as exc:
+        raise PoisonMessageError(f"{service}.{event.type} data breaks its contract: {exc}") from exc
 
 
 class TolerantQueueConsumer(QueueConsumer):
@@ -126,7 +149,7 @@ class IntegrationEventHandler(EventHandler):
             self.reject(message, f"failed {deliveries} deliveries")
             return
         try:
-            event = parse_event(body)
+            event = parse_event(body, self.source_service)
         except PoisonMessageError as exc:
             self.reject(message, str(exc))
             return

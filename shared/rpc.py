@@ -12,6 +12,9 @@ from typing import Any
 from nameko.exceptions import MalformedRequest
 from nameko.rpc import Rpc
 
+from shared.errors import InvalidError
+from shared.inputs import UnstorableError, check_storable, text_problem
+
 
 class AdmittedRpc(Rpc):  # type: ignore[misc]
     def handle_message(self, body: Any, message: Any) -> None:
@@ -28,7 +31,16 @@ class AdmittedRpc(Rpc):  # type: ignore[misc]
         """Refuses a caller the bus cannot vouch for (the signed caller assertion)."""
 
     def check_arguments(self, args: list[Any], kwargs: dict[str, Any]) -> None:
-        """Refuses arguments no store can hold (text, depth, size)."""
+        """Refuses arguments no store can hold (``shared.inputs``: NUL, lone surrogates, NaN,
+        nesting deeper than a form needs), each argument judged on its own."""
+        named = [(f"第 {number} 个参数", value) for number, value in enumerate(args, start=1)]
+        for name, value in [*named, *kwargs.items()]:
+            if text_problem(name) is not None:
+                raise InvalidError(f"{self.method_name} 的参数名不合法")
+            try:
+                check_storable(value, name)
+            except UnstorableError as exc:
+                raise InvalidError(f"{self.method_name} 的参数不合法: {exc}") from None
 
 
 rpc = AdmittedRpc.decorator

@@ -18,6 +18,9 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Request, Response
 
+from shared.inputs import MalformedJsonError, UnstorableError, check_storable, text_problem
+from shared.inputs import loads as load_json
+
 log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
@@ -158,9 +161,11 @@ def read_json(request: Request) -> Any:
     if not raw:
         raise BadRequestError("请求体为空,需要 JSON")
     try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRequestError(f"请求体不是合法的 JSON: {exc}") from exc
+        return load_json(raw)
+    except MalformedJsonError as exc:
+        raise BadRequestError(f"请求体{exc}") from None
+    except UnstorableError as exc:
+        raise UnprocessableError(f"请求体中{exc}") from None
 
 
 def parse_body(request: Request, model: type[M]) -> M:
@@ -171,11 +176,41 @@ def parse_body(request: Request, model: type[M]) -> M:
 
 
 def parse_query(request: Request, model: type[M]) -> M:
-    return model.model_validate(request.args.to_dict())
+    """The query string as ``model`` reads it: every value is text, so a number is parsed from
+    its digits (``limit=²`` is refused) while a model's JSON bodies stay strict."""
+    return model.model_validate_strings(request.args.to_dict())
+
+
+def admit_address(request: Request) -> None:
+    """The gate for what the address carries: path and query values no store can hold are refused
+    before any route reads them (a NUL in a file id, a case id, a search ``q``...)."""
+    values = getattr(request, "path_values", {}) or {}
+    for name, value in [*values.items(), *request.args.items(multi=True)]:
+        for text in (name, value):
+            problem = text_problem(text) if isinstance(text, str) else None
+            if problem is not None:
+                raise UnprocessableError(f"地址中的参数 {name[:40]!r} {problem}")
+
+
+class GatedRequest(Request):
+    """A request whose form fields (the pages' posts, multipart text fields) are held to the same
+    text rule when they are first read, so a page cannot store what the API refuses."""
+
+    def _load_form_data(self) -> None:
+        super()._load_form_data()
+        try:
+            check_storable(self.form.to_dict(flat=False), "表单")
+        except UnstorableError as exc:
+            self.__dict__["form"] = self.parameter_storage_class()
+            raise UnprocessableError(f"{exc}") from None
 
 
 @dataclass
 class RouteDoc:
+    """What the OpenAPI document says of a route. The problem+json answers a route's shape
+    implies (422 always, 400/413 with a body, 401/403 unless public, 404 with a path parameter,
+    503 when it asks a service) are derived; ``errors`` names the others it can give."""
+
     method: str
     path: str
     summary: str
@@ -185,8 +220,11 @@ class RouteDoc:
     public: bool = False
     tags: list[str] = field(default_factory=list)
     query: type[BaseModel] | None = None
-    content_type: str = "application/json"
+    content_type: str | tuple[str, ...] = "application/json"
     upload_field: str | None = None
+    errors: tuple[int, ...] = ()
+    answers: dict[int, type[BaseModel]] = field(default_factory=dict)
+    asks: bool = True
 
     @property
     def openapi_path(self) -> str:
@@ -222,7 +260,7 @@ class ProblemWsgiApp(WsgiApp):  # type: ignore[misc]
     """nameko's WSGI app, but an unknown path or method answers problem+json, not HTML."""
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        request = Request(environ, shallow=True)
+        request = GatedRequest(environ, shallow=True)
         adapter = self.url_map.bind_to_environ(environ)
         try:
             provider, values = adapter.match()
@@ -251,6 +289,10 @@ class ApiRoute(HttpRequestHandler):  # type: ignore[misc]
 
     server = ProblemWebServer()
 
+    def get_entrypoint_parameters(self, request: Request) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        admit_address(request)
+        return super().get_entrypoint_parameters(request)  # type: ignore[no-any-return]
+
     def response_from_exception(self, exc: BaseException) -> Response:
         return response_for(exc)
 
@@ -260,34 +302,9 @@ class ApiRoute(HttpRequestHandler):  # type: ignore[misc]
         return super().response_from_result(result)  # type: ignore[no-any-return]
 
 
-def api(
-    method: str,
-    path: str,
-    *,
-    summary: str,
-    body: type[BaseModel] | None = None,
-    response: type[BaseModel] | None = None,
-    status: int = 200,
-    public: bool = False,
-    tags: list[str] | None = None,
-    query: type[BaseModel] | None = None,
-    content_type: str = "application/json",
-    upload_field: str | None = None,
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    doc = RouteDoc(
-        method,
-        path,
-        summary,
-        body,
-        response,
-        status,
-        public,
-        tags or [],
-        query,
-        content_type,
-        upload_field,
-    )
-    ROUTES.append(doc)
+def api(method: str, path: str, **doc: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """An API route, documented by ``RouteDoc(method, path, **doc)``."""
+    ROUTES.append(RouteDoc(method, path, **doc))
 
     def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
         route = ApiRoute.decorator(method, path, expected_exceptions=EXPECTED)

@@ -1,0 +1,145 @@
+"""Audit and supervision as the public HTTP API answers them (replay, verify, the dashboard's
+figures, bad reviews and experience checks). The OpenAPI document is generated from these, so a
+client (and the API fuzzer) can check every answer; fields may be added, never renamed."""
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.contracts.approval import Case
+
+
+class View(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class LedgerEntry(View):
+    seq: int
+    type: str
+    at: str
+    actor: str | None
+    data: dict[str, Any]
+    hash: str
+    prev_hash: str
+    service: str | None = None
+    event_id: str | None = None
+    aggregate_id: str | None = None
+    aggregate_version: int | None = None
+
+
+class CaseHistory(View):
+    case_id: str
+    as_of: str | None = None
+    events: list[LedgerEntry]
+    state: Case | None = Field(description="由这些事件重建的办件;尚无受理事件时为空")
+    intact: bool | None = Field(default=None, description="每条记录的哈希是否与内容相符")
+
+
+class Checkpoint(View):
+    seq: int
+    hash: str
+
+
+class MissingEvent(View):
+    service: str
+    notification_id: int
+    reason: str
+
+
+class Verification(View):
+    ok: bool
+    entries: int
+    head: str
+    first_bad_seq: int | None
+    reason: str | None = None
+    checkpoint: Checkpoint | None = None
+    missing: list[MissingEvent] = Field(
+        default=[], description="已发布却不在账本中的事件(例如进入死信队列的)"
+    )
+
+
+class DepartmentFigures(View):
+    department: str
+    cases: int
+    closed: int
+    approved: int
+    returns: int
+    overdue: int
+    median_hours: float | None
+    trips_per_case: float | None
+    one_trip_rate: float | None
+    rating_avg: float | None
+    bad_reviews: int
+    open_rectifications: int
+
+
+class DepartmentReport(View):
+    departments: list[DepartmentFigures]
+
+
+class SchoolMeasures(View):
+    items_published: int
+    online_rate: float | None
+    cases: int
+    closed: int
+    zero_trip_rate: float | None
+    one_trip_rate: float | None
+    deadline_compliance: float | None
+    good_rating_rate: float | None
+    bad_reviews: int
+    open_rectifications: int
+
+
+
+
+class Rectification(View):
+    status: str
+    deadline: str | None
+    overdue: bool
+    reply: str | None
+    invalid_reason: str | None
+    ruling: str | None
+    history: list[dict[str, Any]]
+
+
+class RatingReview(View):
+    rating_id: str
+    case_id: str
+    item_id: str | None
+    item_name: str | None
+    department: str
+    applicant: str | None
+    score: int
+    comment: str | None
+    rated_at: str
+    rectification: Rectification
+
+
+class RatingList(View):
+    ratings: list[RatingReview]
+
+
+class ExperienceCheck(View):
+    check_id: str
+    item_id: str
+    checker: str
+    trips: int
+    minutes: int
+    findings: str
+    recorded_by: str
+    at: str
+    trips_promised: int | None = None
+    item_name: str | None = None
+
+
+class ItemChecks(View):
+    item_id: str
+    name: str | None
+    department: str | None
+    trips_promised: int | None
+    checks: list[ExperienceCheck]
+
+
+class CheckList(View):
+    items: list[ItemChecks]
