@@ -14,7 +14,7 @@ import re
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ValidationInfo, model_validator
-from pydantic_core import from_json
+from pydantic_core import PydanticKnownError, from_json
 
 MAX_DEPTH = 32
 """Nested objects and arrays a value may have. A case form is a flat-ish object; the deepest
@@ -131,7 +131,7 @@ StoredText = Annotated[str, AfterValidator(storable_text)]
 
 def _date_text(value: Any) -> Any:
     if not isinstance(value, str | dt.date):
-        raise ValueError("日期应写作 YYYY-MM-DD")  # noqa: TRY004 - pydantic reports ValueError
+        raise PydanticKnownError("date_parsing", {"error": "日期应写作 YYYY-MM-DD"})
     return value
 
 
@@ -143,7 +143,7 @@ def _whole_number(value: Any, info: ValidationInfo) -> Any:
     # `true` is not 1, and "1" in a JSON body or an RPC argument is text; a query string's or a
     # page form's "1" (validated as strings) is a number. 1.0 is an integer to JSON Schema.
     if isinstance(value, bool) or (isinstance(value, str) and info.mode == "python"):
-        raise ValueError("应为整数")
+        raise PydanticKnownError("int_type")
     return value
 
 
