@@ -182,14 +182,16 @@ def parse_query(request: Request, model: type[M]) -> M:
 
 
 def admit_address(request: Request) -> None:
-    """The gate for what the address carries: path and query values no store can hold are refused
-    before any route reads them (a NUL in a file id, a case id, a search ``q``...)."""
+    """The gate for what the address and the headers carry: path, query and header values no store
+    can hold are refused before any route reads them (a NUL in a file id, a case id, a search
+    ``q``, an ``Idempotency-Key``...)."""
     values = getattr(request, "path_values", {}) or {}
-    for name, value in [*values.items(), *request.args.items(multi=True)]:
+    given = [*values.items(), *request.args.items(multi=True), *request.headers.items()]
+    for name, value in given:
         for text in (name, value):
             problem = text_problem(text) if isinstance(text, str) else None
             if problem is not None:
-                raise UnprocessableError(f"地址中的参数 {name[:40]!r} {problem}")
+                raise UnprocessableError(f"请求中的参数 {name[:40]!r} {problem}")
 
 
 class GatedRequest(Request):

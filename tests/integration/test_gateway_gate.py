@@ -119,6 +119,8 @@ def test_nul_in_a_login_a_search_or_an_address_is_refused(hall: Api) -> None:
     assert is_problem(teacher.get("/api/v1/files/%00"), 422)
     assert is_problem(teacher.get("/api/v1/cases/abc%00def"), 422)
     assert is_problem(discipline.get("/api/v1/audit/cases/%00"), 422)
+    # A header holding NUL, such as an idempotency key a client derived from a form
+    assert is_problem(teacher.get("/api/v1/cases", headers={"Idempotency-Key": f"k{NUL}1"}), 422)
     # And the service still answers the same people
     assert teacher.get("/api/v1/items?q=%E8%A3%85%E4%BF%AE").json()["items"][0]["item_id"] == ITEM
 
