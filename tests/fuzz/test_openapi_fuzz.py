@@ -81,9 +81,13 @@ def generated(output: str) -> list[str]:
 
 
 def summary(output: str) -> str:
-    """The findings of a run: every failure heading and its first lines, without the noise."""
-    start = output.find("=== FAILURES")
-    return (output[start:] if start >= 0 else output)[-6000:]
+    """The findings of a run, one block per operation: the failures, the answer, and the curl
+    line that reproduces it (``st run`` prints the whole report)."""
+    kept = [
+        line for line in output.splitlines()
+        if line.startswith(("___", "- ", "[")) or line.lstrip().startswith(("curl ", "`{"))
+    ]
+    return "\n".join(kept)[:8000] or output[-3000:]
 
 
 def test_the_fuzzer_finds_no_server_error_and_no_answer_off_the_document(hall_url: str) -> None:
