@@ -63,6 +63,7 @@ class LedgerIntegrity:
         return {
             **chain.as_dict(),
             "ok": chain.ok and not found["missing"],
+            "intact": chain.ok,
             "reason": reason,
             "checkpoint": seen,
             **found,

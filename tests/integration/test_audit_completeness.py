@@ -93,7 +93,7 @@ def test_a_dead_lettered_event_is_missing_with_its_reason_until_replayed_and_app
 
     result = eventually(both_missing, timeout=90, interval=0.5)
     assert result["ok"] is False
-    assert result["first_bad_seq"] is None  # the chain itself is intact
+    assert (result["intact"], result["first_bad_seq"]) == (True, None)  # the chain is whole
     assert {(m["service"], m["type"]) for m in result["missing"]} == {
         ("catalogue", "item_published")
     }
