@@ -96,7 +96,8 @@ class ManifestDraft:
         self.since: float | None = None
 
     def extend(self, entries: list[Entry], through: int) -> None:
-        self.entries.extend(entries)
+        # (a relay set back to publish again lists only what no manifest listed yet)
+        self.entries.extend(entry for entry in entries if entry[0] > self.after)
         self.through = max(self.through, through)
         if self.since is None:
             self.since = time.monotonic()
