@@ -41,7 +41,8 @@ DEAD_LETTER_QUEUE = Queue(
     queue_arguments={"x-queue-type": "quorum"},
 )
 # A dead-letter watcher's own queue beside the operators' (shared.sightings): every dead
-# letter, and every notice that one was replayed.
+# letter, and every notice that one was replayed. Declared by `python -m shared.bootstrap`
+# and by the watcher itself (a consumer that dead-letters needs no right to it).
 REPLAYED_EXCHANGE = Exchange("onetrip.dead-letter.replayed", type="topic", durable=True)
 WATCHER = "audit"
 
@@ -87,7 +88,7 @@ def dead_letter(
             content_encoding=message.content_encoding or "binary",
             headers=headers,
             delivery_mode=2,
-            declare=[DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, watch_queue()],
+            declare=[DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE],
             retry=True,
             retry_policy={"max_retries": 5},
         )
