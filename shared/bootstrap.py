@@ -5,7 +5,7 @@ from kombu import Connection
 
 from shared.config import Settings
 from shared.eventstore import ensure_database, ensure_schema
-from shared.messaging import DEAD_LETTER_QUEUE
+from shared.messaging import DEAD_LETTER_QUEUE, watch_queue
 from shared.topology import SUBSCRIPTIONS
 
 SCHEMAS = ("catalogue", "approval", "notify", "audit", "gateway")
@@ -15,6 +15,7 @@ def declare_topology(amqp_uri: str) -> None:
     with Connection(amqp_uri, connect_timeout=10) as conn:
         channel = conn.channel()
         DEAD_LETTER_QUEUE(channel).declare()
+        watch_queue()(channel).declare()
         for subscription in SUBSCRIPTIONS:
             subscription.queue()(channel).declare()
 

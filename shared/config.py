@@ -24,6 +24,8 @@ DEFAULTS: dict[str, str] = {
     "ONETRIP_CLOCK_SKEW_DAYS": "0",
     "ONETRIP_SECURE_COOKIES": "auto",
     "ONETRIP_ACCOUNT_CACHE_SECONDS": "5",
+    "ONETRIP_AUDIT_KEY": "onetrip-local-development-audit-key-change-me",
+    "ONETRIP_AUDIT_GRACE_SECONDS": "120",
 }
 
 
