@@ -279,7 +279,11 @@ def test_a_csrf_token_from_one_session_works_in_no_other(gateway: Api) -> None:
 
     # When a page of another site plants 李老师's CSRF cookie in 王老师's browser and posts
     # her token there
-    wang.cookies.set("onetrip_csrf", li.cookies["onetrip_csrf"])
+    own_cookie = next(cookie for cookie in wang.cookies if cookie.name == "onetrip_csrf")
+    wang.cookies.set(
+        "onetrip_csrf", li.cookies["onetrip_csrf"], domain=own_cookie.domain, path=own_cookie.path
+    )
+    assert wang.cookies["onetrip_csrf"] == li.cookies["onetrip_csrf"]
     logout = gateway.base_url + "/logout"
     planted = wang.post(logout, data={"csrf_token": li_token}, allow_redirects=False, timeout=10)
 
@@ -366,3 +370,43 @@ def test_successful_logins_from_one_address_do_not_use_up_its_allowance(
     # Then everyone got in, and the mistakes were only 401
     assert signed == [200] * 10 and mistakes == [401, 401]
     assert api.login("office").status_code == 200
+
+
+# -- headers ---------------------------------------------------------------------------------------
+
+
+def test_every_answer_is_nosniff_unframeable_and_pages_carry_their_policy(hall: Api) -> None:
+    # Given the hall running, 李老师 with an uploaded drawing, and 国资处's editor
+    teacher = hall.as_user("teacher1")
+    file_id = upload(teacher, "改造前结构图.pdf", PDF)
+    gzc = hall.as_user("gzc")
+
+    # When answers of every kind are fetched: API, problem, flow chart, file, sheet, pages
+    answers = {
+        "items": hall.get("/api/v1/items"),
+        "problem": hall.get("/api/v1/no-such-thing"),
+        "unauthorized": hall.login("teacher1", "wrong"),
+        "flowchart": hall.get(f"/api/v1/items/{ITEM}/flowchart.svg"),
+        "file": teacher.get(f"/api/v1/files/{file_id}"),
+        "sheet": gzc.get("/api/v1/catalogue.xlsx"),
+        "static": hall.get("/static/hall.js"),
+        "page": hall.get(f"/items/{ITEM}"),
+        "missing page": hall.get("/no/such/page"),
+        "login": hall.get("/login"),
+    }
+
+    # Then each is nosniff, never framed, sends no referrer elsewhere
+    for name, answer in answers.items():
+        assert answer.status_code < 500, (name, answer.text[:300])
+        assert answer.headers["X-Content-Type-Options"] == "nosniff", name
+        assert answer.headers["Referrer-Policy"] == "same-origin", name
+        assert answer.headers["X-Frame-Options"] == "DENY", name
+        assert "frame-ancestors 'none'" in answer.headers["Content-Security-Policy"], name
+
+    # And pages allow only this site's own script, style and images; nothing else allows anything
+    for name in ("page", "missing page", "login"):
+        policy = answers[name].headers["Content-Security-Policy"]
+        assert "script-src 'self'" in policy and "style-src 'self'" in policy, name
+        assert "unsafe-inline" not in policy, name
+    for name in ("items", "problem", "flowchart", "file", "sheet", "static"):
+        assert answers[name].headers["Content-Security-Policy"].startswith("default-src 'none'"), name
