@@ -104,14 +104,20 @@ class LoginThrottle:
                 (key, expired_before),
             )
 
-    def take_back(self, key: str) -> None:
-        """Uncounts one attempt that turned out to be a successful login."""
+    def take_back(self, key: str, now: datetime | None = None) -> None:
+        """Uncounts one attempt that turned out to be a successful login, and forgets every
+        window that is over anyway."""
+        expired_before = (now or datetime.now(UTC)) - self.policy.period
         with self.datastore.transaction(commit=True) as cursor:
             cursor.execute(
                 sql.SQL("UPDATE {} SET attempts = greatest(attempts - 1, 0) WHERE {} = %s").format(
                     self.table, self.key
                 ),
                 (key,),
+            )
+            cursor.execute(
+                sql.SQL("DELETE FROM {} WHERE window_started_at < %s").format(self.table),
+                (expired_before,),
             )
 
     def _locked_window(self, cursor: Any, key: str, now: datetime) -> Window | None:
