@@ -26,6 +26,8 @@ DEFAULTS: dict[str, str] = {
     "ONETRIP_ACCOUNT_CACHE_SECONDS": "5",
     "ONETRIP_AUDIT_KEY": "onetrip-local-development-audit-key-change-me",
     "ONETRIP_AUDIT_GRACE_SECONDS": "120",
+    "ONETRIP_TRUSTED_PROXIES": "",
+    "ONETRIP_LOGIN_ADDRESS_LIMIT": "30",
 }
 
 

@@ -103,7 +103,6 @@ class CaseRoutes:
             raise NotFoundError("没有这个文件")
         return Response(self.files.read(stored), status=200, content_type=stored.content_type, headers={
             "Content-Disposition": "attachment; filename*=UTF-8''" + quote(stored.name),
-            "X-Content-Type-Options": "nosniff",
         })
 
     def _own_files(self, user: User, materials: dict[str, str] | None) -> list[str]:

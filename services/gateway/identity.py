@@ -16,8 +16,9 @@ from nameko.extensions import DependencyProvider
 from services.gateway.application import IdentityApplication
 from services.gateway.auth import IdentityProvider, LocalPasswordProvider, User, bearer_token
 from services.gateway.demo import seed_demo_accounts
+from services.gateway.doors import trusted_proxies
 from services.gateway.http import RateLimitedError, UnauthorizedError
-from services.gateway.throttle import LoginThrottle
+from services.gateway.throttle import LoginPolicy, LoginThrottle
 from services.gateway.tokens import InvalidTokenError, TokenIssuer
 from shared.config import Settings, env
 from shared.eventstore import open_application
@@ -43,10 +44,12 @@ class Identity:
         tokens: TokenIssuer,
         account_seconds: float | None = None,
         clock: Callable[[], float] = time.monotonic,
+        address_throttle: LoginThrottle | None = None,
     ) -> None:
         self.accounts = accounts
         self.provider = provider
         self.throttle = throttle
+        self.address_throttle = address_throttle
         self.tokens = tokens
         # Who a token names is looked up on every request; the account, kept for a few
         # seconds (ONETRIP_ACCOUNT_CACHE_SECONDS, 0 = never), saves a store read each time.
@@ -59,19 +62,19 @@ class Identity:
             TTLCache(ACCOUNT_CACHE_SIZE, seconds, timer=clock) if seconds > 0 else None
         )
 
-    def login(self, username: str, password: str) -> tuple[str, User]:
+    def login(self, username: str, password: str, address: str | None = None) -> tuple[str, User]:
+        """A token for these credentials. Throttled per client ``address`` (when known) and per
+        username; each attempt is counted before the password is checked."""
         now = datetime.now(UTC)
-        window = self.throttle.attempt(username, now)
-        if not self.throttle.policy.allows(window):
-            wait = self.throttle.policy.retry_after_seconds(window, now)
-            raise RateLimitedError(
-                f"登录失败次数过多,请 {max(1, wait // 60)} 分钟后再试",
-                headers={"Retry-After": str(wait)},
-            )
+        if address is not None and self.address_throttle is not None:
+            admit(self.address_throttle, address, now, "来自您所在网络地址的登录失败次数过多")
+        admit(self.throttle, username, now, "登录失败次数过多")
         user = self.provider.authenticate(username, password)
         if user is None:
             raise UnauthorizedError("用户名或密码错误")
         self.throttle.clear(username)
+        if address is not None and self.address_throttle is not None:
+            self.address_throttle.take_back(address)
         return self.tokens.issue(user.username), user
 
     def user(self, authorization: str | None) -> User:
@@ -107,6 +110,19 @@ class Identity:
         return user
 
 
+def admit(throttle: LoginThrottle, key: str, now: datetime, why: str) -> None:
+    window = throttle.attempt(key, now)
+    if not throttle.policy.allows(window):
+        wait = throttle.policy.retry_after_seconds(window, now)
+        raise RateLimitedError(
+            f"{why},请 {max(1, wait // 60)} 分钟后再试", headers={"Retry-After": str(wait)}
+        )
+
+
+def address_policy() -> LoginPolicy:
+    return LoginPolicy(limit=int(env("ONETRIP_LOGIN_ADDRESS_LIMIT")))
+
+
 class IdentityStore(DependencyProvider):  # type: ignore[misc]
     """Opens the identity application once per container and seeds the demo accounts."""
 
@@ -119,6 +135,15 @@ class IdentityStore(DependencyProvider):  # type: ignore[misc]
         recorder: Any = accounts.recorder
         throttle = LoginThrottle(recorder.datastore, IdentityApplication.service)
         throttle.create_table()
+        by_address = LoginThrottle(
+            recorder.datastore,
+            IdentityApplication.service,
+            address_policy(),
+            table="login_attempts_by_address",
+            key="address",
+        )
+        by_address.create_table()
+        trusted_proxies(env("ONETRIP_TRUSTED_PROXIES"))  # a bad setting stops the start
         if env("ONETRIP_DEMO") == "1":
             seed_demo_accounts(accounts, settings.database.conninfo())
         self.identity = Identity(
@@ -126,6 +151,7 @@ class IdentityStore(DependencyProvider):  # type: ignore[misc]
             LocalPasswordProvider(accounts, run_blocking=tpool.execute),
             throttle,
             TokenIssuer(env("ONETRIP_SECRET_KEY"), timedelta(hours=token_hours())),
+            address_throttle=by_address,
         )
 
     def stop(self) -> None:

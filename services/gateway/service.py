@@ -12,6 +12,7 @@ from werkzeug.wrappers import Request, Response
 from services.gateway import openapi
 from services.gateway.case_routes import CaseRoutes
 from services.gateway.catalogue_routes import CatalogueRoutes
+from services.gateway.doors import client_address
 from services.gateway.files import Files, FileStore
 from services.gateway.http import api, json_response, parse_body
 from services.gateway.identity import Identity, IdentityStore
@@ -74,7 +75,9 @@ class GatewayService(CatalogueRoutes, CaseRoutes, PageRoutes, SupervisionRoutes)
          response=SessionView, public=True, tags=["session"])
     def create_session(self, request: Request) -> Response:
         credentials = parse_body(request, SessionRequest)
-        token, user = self.identity.login(credentials.username, credentials.password)
+        token, user = self.identity.login(
+            credentials.username, credentials.password, client_address(request.environ)
+        )
         return json_response({"token": token, "user": user.as_actor()})
 
     @api("GET", "/api/v1/me", summary="当前登录的用户", response=UserView, tags=["session"])

@@ -25,19 +25,15 @@ from services.gateway.http import (
 from services.gateway.web.approver import may_record_trip
 from services.gateway.web.core import CSRF_HEADER, api_request, json_endpoint, page
 from services.gateway.web.timeline import timeline_of
-from shared.config import env
 from shared.contracts.approval import CaseSubmission, RatingRequest, Resubmission
 
 log = logging.getLogger(__name__)
 CASES_PER_PAGE = 20
+MATERIAL_FILES = 10  # files one apply form may carry when the page's script is not running
 
 UNAVAILABLE = (ApiError, RemoteError, MethodNotFound)
 OPEN = ("in_review", "returned", "intake_rejected")
 CLOSED = ("approved", "rejected", "withdrawn")
-
-
-def multipart_limit(files: int) -> int:
-    return (files + 1) * int(env("ONETRIP_MAX_UPLOAD_MB")) * 1024 * 1024
 
 
 def form_answers(request: Request, materials: list[dict[str, Any]]) -> dict[str, str]:
@@ -71,9 +67,8 @@ class ApplicantPages:
         item = ask(self.catalogue, "get_item", known_item_id(item_id))
         return visit.render("apply.html", item=item, form={}, materials={}, uploaded={})
 
-    @page("POST", "/items/<item_id>/apply")
+    @page("POST", "/items/<item_id>/apply", uploads=MATERIAL_FILES)
     def page_apply_post(self, request: Request, item_id: str) -> Response:
-        request.max_content_length = multipart_limit(10)
         visit = self._visit(request)
         user = visit.require_user(APPLICANT)
         item = ask(self.catalogue, "get_item", known_item_id(item_id))
@@ -115,7 +110,7 @@ class ApplicantPages:
         except UnsupportedFileTypeError as exc:
             raise UnsupportedMediaTypeError(str(exc)) from exc
 
-    @json_endpoint("POST", "/files")
+    @json_endpoint("POST", "/files", uploads=1)
     def page_upload(self, request: Request) -> Response:
         """The apply form's script uploads here, with its CSRF header: the API's own upload."""
         if not request.headers.get(CSRF_HEADER):
@@ -192,9 +187,8 @@ class ApplicantPages:
 
     # -- after applying ---------------------------------------------------------------------------
 
-    @page("POST", "/cases/<case_id>/resubmit")
+    @page("POST", "/cases/<case_id>/resubmit", uploads=MATERIAL_FILES)
     def page_resubmit(self, request: Request, case_id: str) -> Response:
-        request.max_content_length = multipart_limit(10)
         visit = self._visit(request)
         user = visit.require_user(APPLICANT)
         current = ask(self.approval, "get_case", user.as_actor(), case_id[:100])
