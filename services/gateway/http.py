@@ -187,6 +187,7 @@ class RouteDoc:
     query: type[BaseModel] | None = None
     content_type: str = "application/json"
     upload_field: str | None = None
+    idempotent: bool = False  # takes an Idempotency-Key header (services.gateway.idempotency)
 
     @property
     def openapi_path(self) -> str:
@@ -273,6 +274,7 @@ def api(
     query: type[BaseModel] | None = None,
     content_type: str = "application/json",
     upload_field: str | None = None,
+    idempotent: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     doc = RouteDoc(
         method,
@@ -286,6 +288,7 @@ def api(
         query,
         content_type,
         upload_field,
+        idempotent,
     )
     ROUTES.append(doc)
 
