@@ -194,8 +194,10 @@ class Idempotency(DependencyProvider):  # type: ignore[misc]
         settings = Settings()
         ensure_database(settings.database)
         ensure_schema(settings.database, "gateway")
+        # No connection held while no keyed command comes (min_size 0): PostgreSQL's
+        # connections are shared by every process of the hall.
         pool: ConnectionPool[Any] = ConnectionPool(
-            settings.database.conninfo(), min_size=1, max_size=4, open=True,
+            settings.database.conninfo(), min_size=0, max_size=4, open=True,
             kwargs={"autocommit": True},
         )
         # A command's answer comes within the RPC timeout; a resubmission asks twice.
