@@ -179,9 +179,17 @@ class ApprovalService(HealthCheckMixin):
 
     @rpc
     def list_tasks(self, actor: dict[str, Any]) -> list[dict[str, Any]]:
+        self._require_decider(actor)
+        return self._decidable_tasks(actor)
+
+    @rpc
+    def case_tasks(self, actor: dict[str, Any], case_id: str) -> list[dict[str, Any]]:
+        """The caller's decidable tasks of one case (none for who decides nothing)."""
+        return [task for task in self._decidable_tasks(actor) if task["case_id"] == case_id]
+
+    def _decidable_tasks(self, actor: dict[str, Any]) -> list[dict[str, Any]]:
         """The pending nodes the caller decides: their department's (as its approver) and
         the delegating departments' (委托, within the dates), never one of their own cases."""
-        self._require_decider(actor)
         departments = set(self._delegated_departments(actor))
         if APPROVER in actor.get("roles", []):
             departments.add(actor["department"])

@@ -176,16 +176,16 @@ class ApplicantPages:
         )
 
     def _decidable_nodes(self, case: dict[str, Any], user: User) -> dict[str, str]:
-        """node_id → task_id of this case's pending nodes the user decides: the approval
-        service's inbox for them says which (their department's as its approver, those
-        delegated to them for today, never a node of their own case)."""
+        """node_id → task_id of this case's nodes the user decides, as the approval service
+        rules (their department's as its approver, those delegated to them for today, never a
+        node of their own case)."""
         if not user.is_staff:
             return {}
         try:
-            tasks = ask(self.approval, "list_tasks", user.as_actor())
+            tasks = ask(self.approval, "case_tasks", user.as_actor(), case["case_id"])
         except UNAVAILABLE:
             return {}
-        return {task["node_id"]: task["task_id"] for task in tasks if task["case_id"] == case["case_id"]}
+        return {task["node_id"]: task["task_id"] for task in tasks}
 
     def _history(self, case_id: str) -> list[dict[str, Any]] | None:
         try:
