@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 
 from eventsourcing.cipher import AESCipher
@@ -32,16 +33,26 @@ class UpgradingAESCipher(AESCipher):
     states a store kept from before it was encrypted.
 
     AES-GCM authenticates what it decrypts, so a stored state either is this key's
-    ciphertext or fails to verify (a chance of 2**-128 otherwise). One that fails and is
-    a JSON object is such an old plain state and is read as it is; anything else is still
-    refused. Old events stay as they were written (events are never rewritten); the data
-    they hold is in the clear until it is erased with its store.
+    ciphertext or fails to verify (a chance of 2**-128 otherwise). One that fails and parses
+    as a JSON object is such an old plain state and is read as it is; anything else (a
+    tampered ciphertext, another key's) is still refused. The identity application also
+    encrypts such old rows in place when a gateway starts (``encrypt_plain_events``).
     """
 
     def decrypt(self, ciphertext: bytes) -> bytes:
         try:
             return super().decrypt(ciphertext)
         except ValueError:
-            if ciphertext[:1] == b"{":
+            if plain_state(ciphertext):
                 return ciphertext
             raise
+
+
+def plain_state(stored: bytes) -> bool:
+    """Whether a stored state is an unencrypted event's JSON object."""
+    if stored[:1] != b"{":
+        return False
+    try:
+        return isinstance(json.loads(stored.decode("utf-8")), dict)
+    except ValueError:  # not UTF-8, or not JSON
+        return False

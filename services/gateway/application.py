@@ -14,7 +14,7 @@ from psycopg import sql
 
 from services.gateway.domain import Account, account_id
 from services.gateway.models import AccountDraft
-from shared.cipher import cipher_env
+from shared.cipher import cipher_env, plain_state
 from shared.eventstore import OnetripApplication
 
 DIRECTORY_BATCH = 500
@@ -104,7 +104,10 @@ class IdentityApplication(OnetripApplication):
         ).format(table)
         with recorder.datastore.transaction(commit=True) as cursor:
             cursor.execute(select)
-            plain = [row for row in cursor.fetchall() if not _decrypts(strict, row["state"])]
+            plain = [
+                row for row in cursor.fetchall()
+                if plain_state(row["state"]) and not _decrypts(strict, row["state"])
+            ]
             for row in plain:
                 cursor.execute(update, (strict.encrypt(row["state"]), row["originator_id"],
                                         row["originator_version"], row["state"]))
