@@ -1,6 +1,7 @@
 """Configuration from the environment; every variable has a working local default."""
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
@@ -28,11 +29,19 @@ DEFAULTS: dict[str, str] = {
     "ONETRIP_AUDIT_GRACE_SECONDS": "120",
     "ONETRIP_TRUSTED_PROXIES": "",
     "ONETRIP_LOGIN_ADDRESS_LIMIT": "30",
+    "ONETRIP_IDEMPOTENCY_HOURS": "24",
 }
 
 
 def env(name: str) -> str:
     return os.environ.get(name) or DEFAULTS[name]
+
+
+def fault(point: str) -> None:
+    """Crash here when a test asks for it: ONETRIP_FAULT names the point."""
+    if os.environ.get("ONETRIP_FAULT") == point:
+        logging.getLogger(__name__).warning("fault injection: exiting at %s", point)
+        os._exit(17)
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ import psycopg
 from kombu import Connection, Producer
 from psycopg import sql
 
-from shared.config import Settings
+from shared.config import Settings, fault
 from shared.contracts import IntegrationEvent
 from shared.contracts.manifest import MANIFEST_MAX_EVENTS, Manifest, ManifestEntry
 from shared.eventstore import OnetripApplication
@@ -128,13 +128,6 @@ class ManifestDraft:
 
 def entry_of(event: IntegrationEvent) -> Entry:
     return (event.notification_id, str(event.event_id), event.type)
-
-
-def _fault(point: str) -> None:
-    """Crash here when a test asks for it: ONETRIP_FAULT names the point."""
-    if os.environ.get("ONETRIP_FAULT") == point:
-        log.warning("fault injection: exiting at %s", point)
-        os._exit(17)
 
 
 class OutboxRelay:
@@ -247,7 +240,7 @@ class OutboxRelay:
             published.append(entry_of(event))
         self.published += len(published)
         confirms.wait()
-        _fault("relay_after_confirm")
+        fault("relay_after_confirm")
         self.position = notifications[-1].id
         self._save_position(conn, self.position)
         self.draft.extend(published, self.position)

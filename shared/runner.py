@@ -15,12 +15,11 @@ import eventlet
 eventlet.monkey_patch()
 
 import importlib
-import logging.config
 
 from nameko.cli.run import run
 
 from shared.config import env, nameko_config
-from shared.logs import logging_config
+from shared.logs import configure_logging
 
 SERVICES = {
     "catalogue": "services.catalogue.service:CatalogueService",
@@ -42,7 +41,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"usage: onetrip-service {{{'|'.join(SERVICES)}|module:Class}}")
     name = args[0]
     service_cls = load(SERVICES.get(name, name))
-    logging.config.dictConfig(logging_config(env("ONETRIP_LOG_LEVEL")))
+    configure_logging(env("ONETRIP_LOG_LEVEL"))
     run([service_cls], nameko_config(getattr(service_cls, "name", name)))
 
 

@@ -193,6 +193,7 @@ class RouteDoc:
     query: type[BaseModel] | None = None
     content_type: str = "application/json"
     upload_field: str | None = None
+    idempotent: bool = False  # takes an Idempotency-Key header (services.gateway.idempotency)
 
     @property
     def openapi_path(self) -> str:
@@ -317,6 +318,7 @@ def api(
     query: type[BaseModel] | None = None,
     content_type: str = "application/json",
     upload_field: str | None = None,
+    idempotent: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     doc = RouteDoc(
         method,
@@ -330,6 +332,7 @@ def api(
         query,
         content_type,
         upload_field,
+        idempotent,
     )
     ROUTES.append(doc)
 

@@ -132,6 +132,8 @@ class IdentityStore(DependencyProvider):  # type: ignore[misc]
     def setup(self) -> None:
         settings = Settings()
         accounts = open_application(IdentityApplication, IdentityApplication.service, settings)
+        if encrypted := accounts.encrypt_plain_events():
+            log.info("encrypted %d account events stored in the clear", encrypted)
         recorder: Any = accounts.recorder
         throttle = LoginThrottle(recorder.datastore, IdentityApplication.service)
         throttle.create_table()

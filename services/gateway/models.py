@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from services.gateway.domain import ROLES
 from shared.contracts.catalogue import ItemSummary
 from shared.departments import DEPARTMENTS
+from shared.personal import EMAIL_PATTERN, PHONE_PATTERN
 
 Username = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")]
 
@@ -40,10 +41,8 @@ class AccountDraft(BaseModel):
     name: Annotated[str, Field(min_length=1, max_length=50)]
     department: str
     roles: list[Literal[ROLES]]  # type: ignore[valid-type]
-    phone: Annotated[str, Field(pattern=r"^[0-9+\- ]{3,20}$")]
-    email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=200)] | None = (
-        None
-    )
+    phone: Annotated[str, Field(pattern=PHONE_PATTERN, max_length=20)]
+    email: Annotated[str, Field(pattern=EMAIL_PATTERN, max_length=200)] | None = None
 
     @field_validator("department")
     @classmethod

@@ -51,7 +51,7 @@ def _operation(route: RouteDoc, refs: dict[Any, Any]) -> dict[str, Any]:
         op["responses"]["403"] = PROBLEM
     if route.path_params:
         op["responses"]["404"] = PROBLEM
-    params = _path_parameters(route) + _query_parameters(route)
+    params = _path_parameters(route) + _query_parameters(route) + _header_parameters(route)
     if params:
         op["parameters"] = params
     return op
@@ -86,6 +86,23 @@ def _path_parameters(route: RouteDoc) -> list[dict[str, Any]]:
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
         for name in route.path_params
     ]
+
+
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "可选。客户端为这次操作生成的唯一键(如 UUID),超时后重试时原样带上:同一用户、同一键、同一请求体"
+        "在保留期(默认 24 小时)内只生效一次,重试得到第一次的应答(状态码与内容,并带 Idempotent-Replayed: true);"
+        "同一键配另一请求体为 422;第一次仍在处理时为 409,按 Retry-After 稍后重试。"
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7e]+$"},
+}
+
+
+def _header_parameters(route: RouteDoc) -> list[dict[str, Any]]:
+    return [IDEMPOTENCY_KEY] if route.idempotent else []
 
 
 def _query_parameters(route: RouteDoc) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ from services.gateway.catalogue_routes import CatalogueRoutes
 from services.gateway.doors import client_address
 from services.gateway.files import Files, FileStore
 from services.gateway.http import api, json_response, parse_body
+from services.gateway.idempotency import Idempotency, IdempotentCommands
 from services.gateway.identity import Identity, IdentityStore
 from services.gateway.models import DepartmentList, SessionRequest, SessionView, UserView
 from services.gateway.supervision_routes import SupervisionRoutes
@@ -36,6 +37,7 @@ class GatewayService(CatalogueRoutes, CaseRoutes, PageRoutes, SupervisionRoutes)
     audit = RpcProxy("audit")
     identity: Identity = IdentityStore()  # type: ignore[assignment]
     files: FileStore = Files()  # type: ignore[assignment]
+    idempotency: IdempotentCommands = Idempotency()  # type: ignore[assignment]
 
     @api("GET", "/healthz", summary="Health of every service", public=True, tags=["health"])
     def healthz(self, request: Request) -> Response:

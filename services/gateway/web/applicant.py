@@ -164,19 +164,23 @@ class ApplicantPages:
                 {case["applicant"]} | {s["actor"] for s in steps if s.get("actor")}
             ),
             mine=case["applicant"] == user.username,
-            my_nodes=decidable_nodes(case, user, self._delegated_departments(user)),
+            my_nodes=self._decidable_nodes(case, user),
             may_record_trip=may_record_trip(case, user),
             open_statuses=OPEN,
             closed_statuses=CLOSED,
         )
 
-    def _delegated_departments(self, user: User) -> set[str]:
+    def _decidable_nodes(self, case: dict[str, Any], user: User) -> dict[str, str]:
+        """node_id → task_id of this case's nodes the user decides, as the approval service
+        rules (their department's as its approver, those delegated to them for today, never a
+        node of their own case)."""
         if not user.is_staff:
-            return set()
+            return {}
         try:
-            return {d["department"] for d in ask(self.approval, "delegations", user.as_actor())}
+            tasks = ask(self.approval, "case_tasks", user.as_actor(), case["case_id"])
         except UNAVAILABLE:
-            return set()
+            return {}
+        return {task["node_id"]: task["task_id"] for task in tasks}
 
     def _history(self, case_id: str) -> list[dict[str, Any]] | None:
         try:
@@ -252,14 +256,3 @@ class ApplicantPages:
             "notifications.html", notifications=notifications, unavailable=unavailable
         )
 
-
-def decidable_nodes(case: dict[str, Any], user: User, delegated: set[str] | None = None) -> dict[str, str]:
-    """node_id → task_id of the pending nodes this user decides: their department's, as an
-    approver, and those of departments that delegated their decisions to them (委托)."""
-    departments = set(delegated or ()) | ({user.department} if "approver" in user.roles else set())
-    return {
-        node["node_id"]: node["task_id"]
-        for stage in case["stages"]
-        for node in stage["nodes"]
-        if node["state"] == "pending" and node.get("task_id") and node["department"] in departments
-    }
