@@ -1,31 +1,54 @@
-"""Creates the database, each service's schema and the bus topology: ``python -m shared.bootstrap``."""
+"""Creates the database, each service's schema, the bus users and the bus topology:
+``python -m shared.bootstrap`` (as the administrator named in ``AMQP_URI``)."""
 from __future__ import annotations
 
-from kombu import Connection
+import sys
 
+from kombu import Connection
+from nameko.rpc import get_rpc_exchange
+
+from shared.busaccess import BrokerAdmin, BrokerAdminError, vhost_of
 from shared.config import Settings
 from shared.eventstore import ensure_database, ensure_schema
+from shared.keys import bootstrap_keys, refuse_development_keys
 from shared.messaging import DEAD_LETTER_QUEUE
-from shared.topology import SUBSCRIPTIONS
+from shared.topology import PUBLISHERS, SUBSCRIPTIONS, events_exchange
 
 SCHEMAS = ("catalogue", "approval", "notify", "audit", "gateway")
 
 
-def declare_topology(amqp_uri: str) -> None:
+def declare_exchanges(amqp_uri: str) -> None:
+    """Every exchange on the bus (events, RPC, dead letters): a subscriber may bind to an
+    exchange but not declare it, so it must exist before any consumer starts."""
     with Connection(amqp_uri, connect_timeout=10) as conn:
         channel = conn.channel()
         DEAD_LETTER_QUEUE(channel).declare()
+        get_rpc_exchange({})(channel).declare()
+        for publisher in PUBLISHERS:
+            events_exchange(publisher)(channel).declare()
+
+
+def declare_topology(amqp_uri: str) -> None:
+    declare_exchanges(amqp_uri)
+    with Connection(amqp_uri, connect_timeout=10) as conn:
+        channel = conn.channel()
         for subscription in SUBSCRIPTIONS:
             subscription.queue()(channel).declare()
 
 
 def main() -> None:
+    refuse_development_keys(bootstrap_keys(), "python -m shared.bootstrap")
     settings = Settings()
     ensure_database(settings.database)
     for schema in SCHEMAS:
         ensure_schema(settings.database, schema)
+    try:
+        BrokerAdmin.of(settings.amqp_uri).grant(vhost_of(settings.amqp_uri))
+    except BrokerAdminError as exc:
+        sys.exit(f"python -m shared.bootstrap: {exc}")
     declare_topology(settings.amqp_uri)
-    print(f"database {settings.database.dbname} and {len(SUBSCRIPTIONS)} subscriptions are ready")
+    print(f"database {settings.database.dbname}, the bus users and "
+          f"{len(SUBSCRIPTIONS)} subscriptions are ready")
 
 
 if __name__ == "__main__":

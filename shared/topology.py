@@ -1,6 +1,9 @@
 """The bus's shape: one topic exchange per publishing service, one durable quorum queue per
 subscription. A relay declares the queues of its service's subscribers before it publishes,
-so an event published while a consumer has never started still waits for it."""
+so an event published while a consumer has never started still waits for it.
+
+Only the publisher (and ``shared.bootstrap``) declares an exchange: a subscriber binds its queue
+to an exchange it may read but not configure (``shared.busaccess``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,9 +11,11 @@ from dataclasses import dataclass
 from kombu import Exchange, Queue
 
 
-def events_exchange(service: str) -> Exchange:
+def events_exchange(service: str, declare: bool = True) -> Exchange:
     # nameko's convention, so nameko @event_handler and other systems can bind to it.
-    return Exchange(f"{service}.events", type="topic", durable=True, auto_delete=False)
+    return Exchange(
+        f"{service}.events", type="topic", durable=True, auto_delete=False, no_declare=not declare
+    )
 
 
 @dataclass(frozen=True)
@@ -28,7 +33,7 @@ class Subscription:
     def queue(self) -> Queue:
         return Queue(
             self.queue_name,
-            exchange=events_exchange(self.source),
+            exchange=events_exchange(self.source, declare=False),
             routing_key="#" if self.event_type == "*" else self.event_type,
             durable=True,
             auto_delete=False,

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-import os
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from eventsourcing.persistence import IntegrityError, Tracking
 
 from services.notify.audience import Delivery
 from services.notify.domain import SYSTEM, Notification
+from shared.config import env
 from shared.contracts import SCHEMA_VERSION, IntegrationEvent
 from shared.errors import NotFoundError
 from shared.eventstore import (
@@ -32,11 +32,8 @@ from shared.logs import mask
 
 log = logging.getLogger(__name__)
 
-DEVELOPMENT_CIPHER_KEY = "onetrip-local-development-cipher-key-change-me"
-
-
 def cipher_secret() -> str:
-    return os.environ.get("ONETRIP_CIPHER_KEY") or DEVELOPMENT_CIPHER_KEY
+    return env("ONETRIP_CIPHER_KEY")
 
 
 def cipher_env() -> dict[str, str]:
