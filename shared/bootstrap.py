@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sys
+import time
 
 from kombu import Connection
+from kombu.exceptions import OperationalError
 from nameko.rpc import get_rpc_exchange
 
-from shared.busaccess import BrokerAdmin, BrokerAdminError, vhost_of
+from shared.busaccess import BrokerAdmin, BrokerAdminError, BrokerUnreachableError, vhost_of
 from shared.config import Settings
 from shared.eventstore import ensure_database, ensure_schema
 from shared.keys import bootstrap_keys, refuse_development_keys
@@ -15,6 +17,7 @@ from shared.messaging import DEAD_LETTER_QUEUE
 from shared.topology import PUBLISHERS, SUBSCRIPTIONS, events_exchange
 
 SCHEMAS = ("catalogue", "approval", "notify", "audit", "gateway")
+BROKER_PATIENCE_SECONDS = 120.0  # a broker container starting beside this one
 
 
 def declare_exchanges(amqp_uri: str) -> None:
@@ -36,6 +39,22 @@ def declare_topology(amqp_uri: str) -> None:
             subscription.queue()(channel).declare()
 
 
+def set_up_bus(amqp_uri: str, patience: float = BROKER_PATIENCE_SECONDS) -> None:
+    """The bus users with their permissions, then the exchanges and subscriber queues; waits
+    for a broker that does not answer yet."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            BrokerAdmin.of(amqp_uri).grant(vhost_of(amqp_uri))
+            declare_topology(amqp_uri)
+            return
+        except (BrokerUnreachableError, OperationalError, ConnectionError) as exc:
+            if time.monotonic() > deadline:
+                raise
+            print(f"waiting for RabbitMQ: {exc}", file=sys.stderr, flush=True)
+            time.sleep(2)
+
+
 def main() -> None:
     refuse_development_keys(bootstrap_keys(), "python -m shared.bootstrap")
     settings = Settings()
@@ -43,10 +62,9 @@ def main() -> None:
     for schema in SCHEMAS:
         ensure_schema(settings.database, schema)
     try:
-        BrokerAdmin.of(settings.amqp_uri).grant(vhost_of(settings.amqp_uri))
+        set_up_bus(settings.amqp_uri)
     except BrokerAdminError as exc:
         sys.exit(f"python -m shared.bootstrap: {exc}")
-    declare_topology(settings.amqp_uri)
     print(f"database {settings.database.dbname}, the bus users and "
           f"{len(SUBSCRIPTIONS)} subscriptions are ready")
 

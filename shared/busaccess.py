@@ -188,7 +188,11 @@ def definitions(vhost: str, administrator: str, environ: Mapping[str, str]) -> d
 
 
 class BrokerAdminError(Exception):
-    """The management API is unreachable or refused (e.g. AMQP_URI's user is no administrator)."""
+    """The management API refused (e.g. AMQP_URI's user is no administrator)."""
+
+
+class BrokerUnreachableError(BrokerAdminError):
+    """The management API does not answer (yet)."""
 
 
 @dataclass(frozen=True)
@@ -213,7 +217,7 @@ class BrokerAdmin:
             reply = requests.request(method, self.api_url + path, json=body, timeout=30,
                                      auth=(self.user, self.password))
         except requests.ConnectionError:
-            raise BrokerAdminError(
+            raise BrokerUnreachableError(
                 f"RabbitMQ's management API does not answer at {self.api_url}: enable it "
                 "(rabbitmq-plugins enable rabbitmq_management) or set ONETRIP_BROKER_API_URL"
             ) from None
