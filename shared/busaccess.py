@@ -238,14 +238,15 @@ class BrokerAdmin:
 
 
 def describe() -> str:
-    """The permissions as a Markdown table (docs/security.d/bus.md shows it)."""
-    rows = ["| user | configure | write | read | topic permissions (exchange: write / read) |",
-            "|---|---|---|---|---|"]
+    """Every user's permissions in Markdown (docs/security.d/bus.md shows them)."""
+    lines = []
     for user in BUS_USERS:
-        topics = "<br>".join(f"`{t.exchange}`: `{t.write}` / `{t.read}`" for t in user.topics)
-        cells = (f"`{user.role}`", f"`{user.configure}`", f"`{user.write}`", f"`{user.read}`", topics)
-        rows.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
-    return "\n".join(rows)
+        lines += [f"#### `{user.role}`", "",
+                  *(f"- {kind}: `{pattern}`" for kind, pattern in
+                    (("configure", user.configure), ("write", user.write), ("read", user.read))),
+                  *(f"- topic permissions on `{t.exchange}`: write `{t.write}`, read `{t.read}`"
+                    for t in user.topics), ""]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
