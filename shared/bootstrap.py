@@ -13,8 +13,8 @@ from shared.busaccess import BrokerAdmin, BrokerAdminError, BrokerUnreachableErr
 from shared.config import Settings
 from shared.eventstore import ensure_database, ensure_schema
 from shared.keys import bootstrap_keys, refuse_development_keys
-from shared.messaging import DEAD_LETTER_QUEUE
-from shared.topology import PUBLISHERS, SUBSCRIPTIONS, events_exchange
+from shared.messaging import DEAD_LETTER_QUEUE, REPLAYED_EXCHANGE, watch_queue
+from shared.topology import PUBLISHERS, SUBSCRIPTIONS, events_exchange, manifests_exchange
 
 SCHEMAS = ("catalogue", "approval", "notify", "audit", "gateway")
 BROKER_PATIENCE_SECONDS = 120.0  # a broker container starting beside this one
@@ -27,14 +27,17 @@ def declare_exchanges(amqp_uri: str) -> None:
         channel = conn.channel()
         DEAD_LETTER_QUEUE(channel).declare()
         get_rpc_exchange({})(channel).declare()
+        REPLAYED_EXCHANGE(channel).declare()
         for publisher in PUBLISHERS:
             events_exchange(publisher)(channel).declare()
+            manifests_exchange(publisher)(channel).declare()
 
 
 def declare_topology(amqp_uri: str) -> None:
     declare_exchanges(amqp_uri)
     with Connection(amqp_uri, connect_timeout=10) as conn:
         channel = conn.channel()
+        watch_queue()(channel).declare()
         for subscription in SUBSCRIPTIONS:
             subscription.queue()(channel).declare()
 

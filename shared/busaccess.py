@@ -26,8 +26,14 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 import requests
 from nameko.rpc import RPC_QUEUE_TEMPLATE, RPC_REPLY_QUEUE_TEMPLATE
 
-from shared.messaging import DEAD_LETTER_EXCHANGE
-from shared.topology import PUBLISHERS, SUBSCRIPTIONS, events_exchange, subscriptions_of
+from shared.messaging import DEAD_LETTER_EXCHANGE, REPLAYED_EXCHANGE, WATCHER, watch_queue
+from shared.topology import (
+    PUBLISHERS,
+    SUBSCRIPTIONS,
+    events_exchange,
+    manifests_exchange,
+    subscriptions_of,
+)
 
 SERVICES = PUBLISHERS
 CAMPUS = "campus"
@@ -87,19 +93,22 @@ class BusUser:
 
 
 def service_user(service: str) -> BusUser:
-    own_exchange = literal(events_exchange(service).name)
+    own_exchanges = literal(events_exchange(service).name, manifests_exchange(service).name)
     rpc_queues = [*literal(RPC_QUEUE_TEMPLATE.format(service)),
                   literal(RPC_REPLY_QUEUE_TEMPLATE.format(service, ""))[0] + UUID]
-    consumed = literal(*(s.queue_name for s in SUBSCRIPTIONS if s.consumer == service))
+    subscribed = [s for s in SUBSCRIPTIONS if s.consumer == service]
+    consumed = literal(*(s.queue_name for s in subscribed))
+    # The dead-letter watcher (the audit service) has a queue beside the operators' one.
+    watched = literal(watch_queue(service).name) if service == WATCHER else []
     relayed = literal(*(s.queue_name for s in subscriptions_of(service)))
-    sources = literal(*sorted({events_exchange(s.source).name for s in SUBSCRIPTIONS
-                               if s.consumer == service}))
+    sources = literal(*sorted({s.exchange().name for s in subscribed}
+                              | ({REPLAYED_EXCHANGE.name} if watched else set())))
     shared = literal(RPC_EXCHANGE, DEAD_LETTER_EXCHANGE.name)
     return BusUser(
         role=service,
-        configure=one_of(*own_exchange, *rpc_queues, *consumed, *relayed, *shared),
-        write=one_of(*own_exchange, *rpc_queues, *consumed, *relayed, *shared),
-        read=one_of(*own_exchange, *rpc_queues, *consumed, *sources, *shared),
+        configure=one_of(*own_exchanges, *rpc_queues, *consumed, *watched, *relayed, *shared),
+        write=one_of(*own_exchanges, *rpc_queues, *consumed, *watched, *relayed, *shared),
+        read=one_of(*own_exchanges, *rpc_queues, *consumed, *watched, *sources, *shared),
         topics=(
             TopicGrant(
                 RPC_EXCHANGE,

@@ -64,6 +64,47 @@ class NotificationList(BaseModel):
     notifications: list[NotificationView]
 
 
+class MissingEvent(BaseModel):
+    service: str = Field(description="发布该事件的服务")
+    notification_id: int = Field(description="该服务通知日志中的序号")
+    reason: str = Field(description="为何认定缺失:死信原因,或发布清单列出后逾期未到")
+    type: str | None = None
+    event_id: str | None = None
+    since: str | None = Field(None, description="转入死信或清单列出的时间")
+
+
+class DeadLetterView(BaseModel):
+    dead_letter_id: str
+    queue: str = Field(description="消息原所在的队列")
+    consumer: str | None = Field(description="无法处理它的服务")
+    service: str | None
+    notification_id: int | None
+    event_id: str | None
+    type: str | None
+    reason: str | None
+    at: str
+
+
+class CheckpointView(BaseModel):
+    seq: int
+    hash: str
+
+
+class Verification(BaseModel):
+    ok: bool = Field(description="哈希链完整、与已签名检查点一致,且 missing 为空")
+    intact: bool = Field(description="哈希链完整且与已签名检查点一致(不论是否缺少事件)")
+    entries: int
+    head: str
+    first_bad_seq: int | None
+    reason: str | None
+    checkpoint: CheckpointView | None
+    missing: list[MissingEvent] = Field(description="各服务已发布而账本没有的事件")
+    missing_total: int
+    dead_letters: list[DeadLetterView] = Field(description="任一服务无法处理、等待重放的死信")
+    dead_letters_total: int
+    grace_seconds: float = Field(description="清单列出的事件在此时限内未到不算缺失")
+
+
 class SupervisionRoutes:
     identity: Any
     notify: Any
@@ -94,7 +135,8 @@ class SupervisionRoutes:
         as_of = parse_query(request, AsOf).as_of
         return json_response(ask(self.audit, "case_history", case_id[:100], as_of))
 
-    @api("GET", "/api/v1/audit/verify", summary="重新计算整条哈希链", tags=TAGS_AUDIT)
+    @api("GET", "/api/v1/audit/verify", summary="重新计算整条哈希链,并核对各服务发布的事件是否都已记入账本",
+         response=Verification, tags=TAGS_AUDIT)
     def audit_verify(self, request: Request) -> Response:
         self._supervisor(request)
         return json_response(ask(self.audit, "verify"))

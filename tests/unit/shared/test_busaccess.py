@@ -44,18 +44,19 @@ def test_who_calls_whom_is_what_the_services_proxies_say() -> None:
 def test_a_service_reaches_its_own_queues_and_exchange_and_no_other_services(service: str) -> None:
     user = bus_user(service)
     assert user is not None
-    own = [f"{service}.events", f"rpc-{service}", f"rpc.reply-{service}-{REPLY_KEY}",
-           "nameko-rpc", "onetrip.dead-letter"]
+    own = [f"{service}.events", f"{service}.manifests", f"rpc-{service}",
+           f"rpc.reply-{service}-{REPLY_KEY}", "nameko-rpc", "onetrip.dead-letter"]
     consumed = [s.queue_name for s in SUBSCRIPTIONS if s.consumer == service]
     # Then it configures, writes and reads its own, and consumes its subscriptions
     assert all(permits(user.configure, name) and permits(user.write, name) for name in own)
     assert all(permits(user.read, name) for name in own + consumed)
     # But no other service's exchange, RPC queue or subscription
     for other in (s.name for s in SERVICE_CLASSES if s.name != service):
-        theirs = [f"{other}.events", f"rpc-{other}", f"rpc.reply-{other}-{REPLY_KEY}"]
+        theirs = [f"{other}.events", f"{other}.manifests", f"rpc-{other}",
+                  f"rpc.reply-{other}-{REPLY_KEY}"]
         assert not any(permits(user.configure, n) or permits(user.write, n) for n in theirs)
         others_feeds = [s.queue_name for s in SUBSCRIPTIONS if s.consumer == other]
-        assert not any(permits(user.read, name) for name in others_feeds + theirs[1:])
+        assert not any(permits(user.read, name) for name in others_feeds + theirs[2:])
     # Nor the default exchange (publishing straight into a queue)
     assert not permits(user.write, "amq.default")
 
