@@ -10,8 +10,7 @@ runs. Signing costs ~15 µs and verifying ~30 µs.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -129,16 +128,21 @@ class _SignedClusterProxy(ClusterProxy):  # type: ignore[misc]
         return self._proxies[name]  # type: ignore[no-any-return]
 
 
-@contextmanager
+class SignedClusterRpcProxy(ClusterRpcProxy):  # type: ignore[misc]
+    def __init__(self, config: dict[str, Any], signer: Signer, **kwargs: Any) -> None:
+        super().__init__(config, **kwargs)
+        self._proxy = _SignedClusterProxy(self._worker_ctx, self._reply_listener, signer)
+
+
 def signed_cluster_rpc(
     amqp_uri: str, issuer: str = "gateway", actor: Actor | None = None, timeout: float = 20,
     key: str | None = None,
-) -> Iterator[Any]:
-    """nameko's standalone ``ClusterRpcProxy``, its calls signed as ``issuer`` acting for ``actor``
-    (for operators' scripts and tests that hold the bus key)."""
-    proxy = ClusterRpcProxy({"AMQP_URI": amqp_uri}, timeout=timeout)
-    cluster = _SignedClusterProxy(proxy._worker_ctx, proxy._reply_listener,
-                                  lambda _ctx, audience: sign(issuer, audience, actor, key))
-    proxy._proxy = cluster
-    with proxy:
-        yield cluster
+) -> SignedClusterRpcProxy:
+    """nameko's standalone ``ClusterRpcProxy`` (``with ... as rpc: rpc.audit.verify()``), its
+    calls signed as ``issuer`` acting for ``actor``: for operators' scripts and tests that
+    hold the bus key."""
+    return SignedClusterRpcProxy(
+        {"AMQP_URI": amqp_uri},
+        lambda _ctx, audience: sign(issuer, audience, actor, key),
+        timeout=timeout,
+    )
