@@ -6,17 +6,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 
 from eventsourcing.cipher import AESCipher
 
-DEVELOPMENT_CIPHER_KEY = "onetrip-local-development-cipher-key-change-me"
+from shared.config import env
+
 AES_TOPIC = "eventsourcing.cipher:AESCipher"
 UPGRADING_TOPIC = "shared.cipher:UpgradingAESCipher"
 
 
 def cipher_secret() -> str:
-    return os.environ.get("ONETRIP_CIPHER_KEY") or DEVELOPMENT_CIPHER_KEY
+    return env("ONETRIP_CIPHER_KEY")
 
 
 def cipher_env(secret: str | None = None, *, reads_plain: bool = False) -> dict[str, str]:

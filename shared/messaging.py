@@ -52,7 +52,9 @@ def watch_queue(consumer: str = WATCHER) -> Queue:
         f"dlx--{consumer}.on_dead_letter",
         bindings=[
             binding(DEAD_LETTER_EXCHANGE, routing_key="#"),
-            binding(REPLAYED_EXCHANGE, routing_key="#"),
+            # the operators' tool declares it (and bootstrap): the watcher only binds to it
+            binding(Exchange(REPLAYED_EXCHANGE.name, type="topic", durable=True, no_declare=True),
+                    routing_key="#"),
         ],
         durable=True,
         auto_delete=False,

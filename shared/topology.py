@@ -5,7 +5,10 @@ so an event published while a consumer has never started still waits for it.
 Beside its events each service's relay publishes manifests (``shared.contracts.Manifest``:
 which notifications became integration events) on an exchange of their own,
 ``<service>.manifests``, so that consumers binding ``#`` on ``<service>.events`` never see
-them; the audit service reads them to know what its ledger must hold (``LEDGER.md``)."""
+them; the audit service reads them to know what its ledger must hold (``LEDGER.md``).
+
+Only the publisher (and ``shared.bootstrap``) declares an exchange: a subscriber binds its queue
+to an exchange it may read but not configure (``shared.busaccess``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -15,13 +18,17 @@ from kombu import Exchange, Queue
 EVENTS, MANIFESTS = "events", "manifests"
 
 
-def events_exchange(service: str) -> Exchange:
+def events_exchange(service: str, declare: bool = True) -> Exchange:
     # nameko's convention, so nameko @event_handler and other systems can bind to it.
-    return Exchange(f"{service}.events", type="topic", durable=True, auto_delete=False)
+    return Exchange(
+        f"{service}.events", type="topic", durable=True, auto_delete=False, no_declare=not declare
+    )
 
 
-def manifests_exchange(service: str) -> Exchange:
-    return Exchange(f"{service}.manifests", type="topic", durable=True, auto_delete=False)
+def manifests_exchange(service: str, declare: bool = True) -> Exchange:
+    return Exchange(
+        f"{service}.manifests", type="topic", durable=True, auto_delete=False, no_declare=not declare
+    )
 
 
 @dataclass(frozen=True)
@@ -39,13 +46,14 @@ class Subscription:
         kind = "all" if self.event_type == "*" else self.event_type
         return f"evt-{self.source}-{kind}--{self.consumer}.{self.method}"
 
-    def exchange(self) -> Exchange:
-        return manifests_exchange(self.source) if self.stream == MANIFESTS else events_exchange(self.source)
+    def exchange(self, declare: bool = True) -> Exchange:
+        of_stream = manifests_exchange if self.stream == MANIFESTS else events_exchange
+        return of_stream(self.source, declare)
 
     def queue(self) -> Queue:
         return Queue(
             self.queue_name,
-            exchange=self.exchange(),
+            exchange=self.exchange(declare=False),
             routing_key="#" if self.event_type == "*" else self.event_type,
             durable=True,
             auto_delete=False,

@@ -34,10 +34,12 @@ def amqp_uri(servers: Servers) -> Iterator[str]:
 
 @pytest.fixture
 def service_env(database_url: str, amqp_uri: str, tmp_path: Path) -> dict[str, str]:
-    """The environment for service processes of one test: its own database and vhost."""
+    """The environment for service processes of one test: its own database and vhost, the
+    development keys (each service still logs in to the bus as its own user)."""
     env = dict(os.environ)
     env.update(
         {
+            "ONETRIP_ENV": "development",
             "DATABASE_URL": database_url,
             "AMQP_URI": amqp_uri,
             "ONETRIP_FILES_DIR": str(tmp_path) + "/files",

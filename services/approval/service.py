@@ -5,7 +5,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from nameko.rpc import RpcProxy
 from nameko.timer import timer
 from pydantic import BaseModel, ValidationError
 
@@ -13,6 +12,7 @@ from services.approval.application import ApprovalApplication
 from services.approval.calendar import SHANGHAI
 from services.approval.domain import APPROVER
 from services.approval.inbox import TaskInbox
+from shared.caller import SignedRpcProxy
 from shared.config import env
 from shared.contracts import IntegrationEvent
 from shared.contracts.approval import (
@@ -70,7 +70,7 @@ class ApprovalService(HealthCheckMixin):
     name = "approval"
 
     store: ApprovalApplication = ApprovalStore()  # type: ignore[assignment]
-    gateway = RpcProxy("gateway")  # the directory: who is an approver of which department
+    gateway = SignedRpcProxy("gateway")  # the directory: who is an approver of which department
 
     @property
     def inbox(self) -> TaskInbox:

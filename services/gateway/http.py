@@ -95,6 +95,9 @@ REMOTE_ERRORS: dict[str, type[ApiError]] = {
     "ConflictError": ConflictError,
     "InvalidError": UnprocessableError,
     "RateLimitedError": RateLimitedError,
+    # a service refused the gateway's caller assertion (bus keys differ, or a bug named
+    # someone other than the signed-in user)
+    "UntrustedCallerError": ForbiddenError,
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import time
@@ -20,6 +21,7 @@ from services.gateway.doors import trusted_proxies
 from services.gateway.http import RateLimitedError, UnauthorizedError
 from services.gateway.throttle import LoginPolicy, LoginThrottle
 from services.gateway.tokens import InvalidTokenError, TokenIssuer
+from shared.caller import act_for
 from shared.config import Settings, env
 from shared.eventstore import open_application
 
@@ -61,6 +63,13 @@ class Identity:
         self._users: TTLCache[str, User] | None = (
             TTLCache(ACCOUNT_CACHE_SIZE, seconds, timer=clock) if seconds > 0 else None
         )
+        self.signed_in: Callable[[User], None] = lambda user: None
+
+    def for_worker(self, signed_in: Callable[[User], None]) -> Identity:
+        """This identity for one request: ``signed_in`` learns who the request turns out to be."""
+        bound = copy.copy(self)
+        bound.signed_in = signed_in
+        return bound
 
     def login(self, username: str, password: str, address: str | None = None) -> tuple[str, User]:
         """A token for these credentials. Throttled per client ``address`` (when known) and per
@@ -75,6 +84,7 @@ class Identity:
         self.throttle.clear(username)
         if address is not None and self.address_throttle is not None:
             self.address_throttle.take_back(address)
+        self.signed_in(user)
         return self.tokens.issue(user.username), user
 
     def user(self, authorization: str | None) -> User:
@@ -96,6 +106,7 @@ class Identity:
         user = self._user_named(username)
         if user is None:
             raise UnauthorizedError("账号不存在,请重新登录")
+        self.signed_in(user)
         return user
 
     def _user_named(self, username: str) -> User | None:
@@ -165,4 +176,5 @@ class IdentityStore(DependencyProvider):  # type: ignore[misc]
 
     def get_dependency(self, worker_ctx: Any) -> Identity:
         assert self.identity is not None
-        return self.identity
+        # The services this request calls learn who it is from the gateway's signed assertion.
+        return self.identity.for_worker(lambda user: act_for(worker_ctx, user.as_actor()))

@@ -6,7 +6,6 @@ from typing import Any
 
 import eventlet
 from nameko.exceptions import RemoteError, UnknownService
-from nameko.rpc import RpcProxy
 from werkzeug.wrappers import Request, Response
 
 from services.gateway import openapi
@@ -20,6 +19,7 @@ from services.gateway.identity import Identity, IdentityStore
 from services.gateway.models import DepartmentList, SessionRequest, SessionView, UserView
 from services.gateway.supervision_routes import SupervisionRoutes
 from services.gateway.web.pages import PageRoutes
+from shared.caller import SignedRpcProxy
 from shared.departments import DEPARTMENTS
 from shared.errors import NotFoundError
 from shared.rpc import rpc
@@ -31,10 +31,10 @@ HEALTH_TIMEOUT_SECONDS = 3.0
 class GatewayService(CatalogueRoutes, CaseRoutes, PageRoutes, SupervisionRoutes):
     name = "gateway"
 
-    catalogue = RpcProxy("catalogue")
-    approval = RpcProxy("approval")
-    notify = RpcProxy("notify")
-    audit = RpcProxy("audit")
+    catalogue = SignedRpcProxy("catalogue")
+    approval = SignedRpcProxy("approval")
+    notify = SignedRpcProxy("notify")
+    audit = SignedRpcProxy("audit")
     identity: Identity = IdentityStore()  # type: ignore[assignment]
     files: FileStore = Files()  # type: ignore[assignment]
     idempotency: IdempotentCommands = Idempotency()  # type: ignore[assignment]

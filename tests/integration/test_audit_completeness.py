@@ -17,9 +17,9 @@ from typing import Any
 import psycopg
 import pytest
 from kombu import Connection
-from nameko.standalone.rpc import ClusterRpcProxy
 
 from services.audit.application import AuditApplication
+from shared.caller import signed_cluster_rpc
 from shared.contracts import IntegrationEvent
 from shared.contracts.manifest import Manifest, ManifestEntry
 from shared.topology import Subscription
@@ -35,7 +35,7 @@ DEMO_EVENTS = 9  # three demo items drafted; two of them submitted, reviewed and
 
 
 def verify(amqp_uri: str) -> dict[str, Any]:
-    with ClusterRpcProxy({"AMQP_URI": amqp_uri}, timeout=60) as rpc:
+    with signed_cluster_rpc(amqp_uri, timeout=60) as rpc:
         return rpc.audit.verify()  # type: ignore[no-any-return]
 
 
