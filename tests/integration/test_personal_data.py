@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from nameko.standalone.rpc import ClusterRpcProxy
 from psycopg import sql
 
 from services.gateway.demo import DEMO_ACCOUNTS
 from services.gateway.models import AccountDraft
+from shared.caller import signed_cluster_rpc
 from tests.support.accounts import register_account
 from tests.support.gateway import start_gateway
 from tests.support.processes import ProcessGroup
@@ -51,7 +51,7 @@ def test_account_events_keep_phones_and_emails_encrypted_at_rest(
         assert not any(secret.encode() in state for state in states), f"{secret} stored in clear"
     assert not any(b"chen.laoshi" in state or b"zhao.laoshi" in state for state in states)
     # And the directory still answers them, the old account's too
-    with ClusterRpcProxy({"AMQP_URI": service_env["AMQP_URI"]}, timeout=20) as rpc:
+    with signed_cluster_rpc(service_env["AMQP_URI"], issuer="notify", timeout=20) as rpc:
         old, new, demo = (rpc.gateway.contact(name) for name in ("teacher-old", "teacher9", "teacher1"))
     assert (old["phone"], old["email"]) == (OLD.phone, OLD.email)
     assert (new["phone"], new["email"]) == (NEW.phone, NEW.email)
