@@ -46,6 +46,10 @@ def service_env(database_url: str, amqp_uri: str, tmp_path: Path) -> dict[str, s
             "ONETRIP_RELAY_POLL_SECONDS": "0.5",
             "ONETRIP_AUDIT_CHECKPOINT": str(tmp_path) + "/audit-checkpoint.json",
             "PYTHONUNBUFFERED": "1",
+            # Three test workers, each running a hall of five services, share the test
+            # server's 100 connections: each event store keeps one and borrows four more.
+            "ONETRIP_DB_POOL_SIZE": "1",
+            "ONETRIP_DB_MAX_OVERFLOW": "4",
         }
     )
     env.pop("ONETRIP_FAULT", None)
