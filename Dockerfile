@@ -18,8 +18,8 @@ COPY shared ./shared
 COPY services ./services
 RUN pip install . \
     && useradd --system --uid 10001 --home-dir /app onetrip \
-    && mkdir -p /data/files \
-    && chown onetrip /data/files
+    && mkdir -p /data/files /data/audit \
+    && chown onetrip /data/files /data/audit
 
 USER onetrip
 ENV HOST=0.0.0.0 \

@@ -23,6 +23,8 @@ install: $(INSTALLED)
 servers:
 	@scripts/ensure-servers
 
+# `make up` is a development run: the development keys and bus passwords are accepted.
+up: export ONETRIP_ENV ?= development
 up: install servers
 	$(PY) -m shared.bootstrap
 	ONETRIP_HTTP_PORT=$${PORT:-8000} PATH="$(CURDIR)/$(VENV)/bin:$$PATH" exec $(VENV)/bin/honcho start

@@ -226,6 +226,7 @@ def hall_env(database_url: str, amqp_uri: str, **extra: str) -> dict[str, str]:
         {
             "DATABASE_URL": database_url,
             "AMQP_URI": amqp_uri,
+            "ONETRIP_ENV": "development",
             "ONETRIP_LOG_LEVEL": "WARNING",
             "ONETRIP_FILES_DIR": tempfile.mkdtemp(prefix="onetrip-bench-files-"),
             "PYTHONUNBUFFERED": "1",

@@ -270,7 +270,8 @@ def in_process_case(app: ApprovalApplication, inbox: TaskInbox, flow: Flow) -> N
         tasks = pending_tasks(case, stage)
         for code in departments:
             case = changed(flow.decisions, lambda task=tasks[code], code=code: app.decide_task(
-                task, decision="approve", comment="同意", actor=code, actor_department=code))
+                task, decision="approve", comment="同意", actor=code, actor_department=code,
+                actor_roles=["approver"]))
     if case["status"] != "approved":
         raise AssertionError(f"case {case['case_id']} ended {case['status']}")
 

@@ -22,7 +22,6 @@ import os
 import platform
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -45,6 +44,8 @@ import psycopg
 from kombu import Connection, Exchange, Producer, Queue
 from psycopg import sql
 
+from shared.bootstrap import declare_exchanges
+from shared.busaccess import BrokerAdmin
 from shared.config import DEFAULTS, Database, Settings
 from shared.eventstore import application_env, ensure_schema
 from shared.relay import events_exchange
@@ -296,20 +297,18 @@ def throwaway_database(base_url: str) -> Iterator[str]:
             conn.execute(drop.format(sql.Identifier(name)))
 
 
-def rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
-
-
 @contextmanager
 def throwaway_vhost(base_uri: str) -> Iterator[str]:
+    """A virtual host set up as ``shared.bootstrap`` sets one up (bus users, exchanges)."""
     vhost = f"onetrip-bench-{uuid.uuid4().hex[:8]}"
-    parts = urlsplit(base_uri)
-    rabbitmqctl("add_vhost", vhost)
+    broker = BrokerAdmin.of(base_uri)
+    broker.grant(vhost)
     try:
-        rabbitmqctl("set_permissions", "-p", vhost, parts.username or "guest", ".*", ".*", ".*")
-        yield urlunsplit(parts._replace(path="/" + quote(vhost, safe="")))
+        uri = urlunsplit(urlsplit(base_uri)._replace(path="/" + quote(vhost, safe="")))
+        declare_exchanges(uri)
+        yield uri
     finally:
-        rabbitmqctl("delete_vhost", vhost)
+        broker.revoke(vhost)
 
 
 def progress(measurement: Measurement) -> Measurement:
@@ -342,7 +341,8 @@ def service_processes(env: dict[str, str]) -> Iterator[Callable[[str], ServicePr
 
 def service_env(database_url: str, amqp_uri: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "ONETRIP_FAULT"}
-    env.update({"DATABASE_URL": database_url, "AMQP_URI": amqp_uri, "ONETRIP_LOG_LEVEL": "WARNING"})
+    env.update({"DATABASE_URL": database_url, "AMQP_URI": amqp_uri, "ONETRIP_LOG_LEVEL": "WARNING",
+                "ONETRIP_ENV": "development"})
     return env
 
 

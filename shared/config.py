@@ -1,6 +1,7 @@
 """Configuration from the environment; every variable has a working local default."""
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
@@ -13,23 +14,39 @@ DEFAULTS: dict[str, str] = {
     "ONETRIP_DEMO": "1",
     "ONETRIP_MAX_UPLOAD_MB": "20",
     "ONETRIP_SECRET_KEY": "onetrip-local-development-key-change-me",
+    "ONETRIP_CIPHER_KEY": "onetrip-local-development-cipher-key-change-me",
+    "ONETRIP_AUDIT_KEY": "onetrip-local-development-audit-key-change-me",
+    "ONETRIP_BUS_KEY": "onetrip-local-development-bus-key-change-me",
     "ONETRIP_FILES_DIR": "var/files",
     "ONETRIP_FILES_POOL_SIZE": "5",
     "ONETRIP_DELIVERY_LIMIT": "5",
     "ONETRIP_EVENT_PREFETCH": "1",
     "ONETRIP_RELAY_POLL_SECONDS": "1.0",
     "ONETRIP_MAX_WORKERS": "10",
+    "ONETRIP_DB_POOL_SIZE": "5",
+    "ONETRIP_DB_MAX_OVERFLOW": "10",
     "ONETRIP_RPC_TIMEOUT": "10",
     "ONETRIP_LOG_LEVEL": "INFO",
     "ONETRIP_OVERDUE_CHECK_SECONDS": "60",
     "ONETRIP_CLOCK_SKEW_DAYS": "0",
     "ONETRIP_SECURE_COOKIES": "auto",
     "ONETRIP_ACCOUNT_CACHE_SECONDS": "5",
+    "ONETRIP_AUDIT_GRACE_SECONDS": "120",
+    "ONETRIP_TRUSTED_PROXIES": "",
+    "ONETRIP_LOGIN_ADDRESS_LIMIT": "30",
+    "ONETRIP_IDEMPOTENCY_HOURS": "24",
 }
 
 
 def env(name: str) -> str:
     return os.environ.get(name) or DEFAULTS[name]
+
+
+def fault(point: str) -> None:
+    """Crash here when a test asks for it: ONETRIP_FAULT names the point."""
+    if os.environ.get("ONETRIP_FAULT") == point:
+        logging.getLogger(__name__).warning("fault injection: exiting at %s", point)
+        os._exit(17)
 
 
 @dataclass(frozen=True)

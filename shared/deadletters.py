@@ -1,7 +1,9 @@
 """The dead-letter queue for operators: ``python -m shared.deadletters list|replay``.
 
 ``replay`` sends each dead letter back to the queue it came from (header
-``x-onetrip-queue``), once the cause is fixed; consumers apply it exactly once.
+``x-onetrip-queue``), once the cause is fixed; consumers apply it exactly once. Before it
+does, it says so on ``onetrip.dead-letter.replayed`` (``shared.sightings``), so the
+supervisor's pages stop listing it as waiting.
 """
 from __future__ import annotations
 
@@ -13,9 +15,17 @@ from typing import Any
 from kombu import Connection, Exchange
 
 from shared.config import env
-from shared.messaging import DEAD_LETTER_QUEUE
+from shared.messaging import (
+    DEAD_LETTER_QUEUE,
+    ERROR_HEADER,
+    ID_HEADER,
+    QUEUE_HEADER,
+    REASON_HEADER,
+    REPLAYED_EXCHANGE,
+)
+from shared.sightings import dead_letter_id, replay_notice
 
-OUR_HEADERS = ("x-onetrip-queue", "x-onetrip-reason", "x-delivery-count")
+OUR_HEADERS = (QUEUE_HEADER, REASON_HEADER, ID_HEADER, ERROR_HEADER, "x-delivery-count")
 
 
 def dead_letters(amqp_uri: str) -> list[dict[str, Any]]:
@@ -27,8 +37,9 @@ def dead_letters(amqp_uri: str) -> list[dict[str, Any]]:
         bound.declare()
         while (message := bound.get(no_ack=False)) is not None:
             headers = message.headers or {}
-            found.append({"queue": headers.get("x-onetrip-queue"), "reason": headers.get("x-onetrip-reason"),
-                          "bytes": len(message.body)})
+            found.append({"queue": headers.get(QUEUE_HEADER), "reason": headers.get(REASON_HEADER),
+                          "error": headers.get(ERROR_HEADER), "bytes": len(message.body),
+                          "id": dead_letter_id(headers, message.body)})
         channel.close()  # unacked messages go back to the queue
     return found
 
@@ -40,13 +51,17 @@ def replay(amqp_uri: str, queue: str | None = None) -> int:
         channel = conn.channel()
         bound = DEAD_LETTER_QUEUE(channel)
         bound.declare()
+        REPLAYED_EXCHANGE(channel).declare()
         producer = conn.Producer(channel)
         kept = []
         while (message := bound.get(no_ack=False)) is not None:
-            origin = (message.headers or {}).get("x-onetrip-queue")
+            origin = (message.headers or {}).get(QUEUE_HEADER)
             if not origin or (queue and origin != queue):
                 kept.append(message)
                 continue
+            notice = replay_notice(message.headers or {}, message.body)
+            producer.publish(notice, exchange=REPLAYED_EXCHANGE, routing_key=origin, headers=notice,
+                             serializer="json", delivery_mode=2)
             headers = {k: v for k, v in (message.headers or {}).items() if k not in OUR_HEADERS}
             producer.publish(
                 message.body, exchange=Exchange(""), routing_key=origin, headers=headers,

@@ -24,3 +24,7 @@ class InvalidError(OnetripError):
 
 class RateLimitedError(OnetripError):
     pass
+
+
+class UntrustedCallerError(ForbiddenError):
+    """An RPC request without a valid caller assertion, or acting for someone else (403)."""

@@ -19,7 +19,7 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.projection import EventSourcedProjection
 from psycopg import sql
 
-from shared.config import Database, Settings
+from shared.config import Database, Settings, env
 from shared.contracts import SCHEMA_VERSION, IntegrationEvent
 
 log = logging.getLogger(__name__)
@@ -51,8 +51,9 @@ def application_env(schema: str, settings: Settings | None = None) -> dict[str, 
         "POSTGRES_SCHEMA": schema,
         # Redelivered messages may arrive out of order: track every id, not only the max.
         "SINGLE_ROW_TRACKING": "n",
-        "POSTGRES_POOL_SIZE": "5",
-        "POSTGRES_MAX_OVERFLOW": "10",
+        # Every process of the hall shares PostgreSQL's max_connections (100 by default).
+        "POSTGRES_POOL_SIZE": env("ONETRIP_DB_POOL_SIZE"),
+        "POSTGRES_MAX_OVERFLOW": env("ONETRIP_DB_MAX_OVERFLOW"),
         "POSTGRES_CONN_MAX_AGE": "600",
         # A broken pooled connection is retried by the recorder; pinging each checkout cost ~10%.
         "POSTGRES_PRE_PING": "n",

@@ -63,7 +63,7 @@ def check_storable(value: Any, where: str = "") -> None:
         item, depth, path = pending.pop()
         if isinstance(item, dict | list | tuple):
             if depth >= MAX_DEPTH:
-                raise MalformedJsonError(f"{where or '内容'}嵌套超过 {MAX_DEPTH} 层")
+                raise MalformedJsonError(f"{_named(where)}嵌套超过 {MAX_DEPTH} 层")
             pending.extend(_children(item, depth + 1, path))
         else:
             _check_scalar(item, path)

@@ -5,15 +5,20 @@ requeues it forever. Here every handler queue is a durable quorum queue, so the 
 counts deliveries (``x-delivery-count``, crashes included); a message that fails
 validation goes to the dead-letter queue at once, one that keeps failing after
 ``ONETRIP_DELIVERY_LIMIT`` deliveries goes there too, and the consumer carries on.
+
+Each dead letter carries an id of its own, the queue it left and the reason (for a handler
+that kept failing, its last error too), so whoever watches the dead-letter exchange can
+tell an operator what waits and why (``shared.sightings``).
 """
 from __future__ import annotations
 
 import logging
+import uuid
 from functools import partial
 from typing import Any
 
 import eventlet
-from kombu import Connection, Exchange, Queue
+from kombu import Connection, Exchange, Queue, binding
 from kombu.message import Message
 from nameko.events import EventHandler
 from nameko.messaging import QueueConsumer
@@ -21,9 +26,10 @@ from pydantic import ValidationError
 
 from shared.config import Settings, env
 from shared.contracts import EVENT_DATA, IntegrationEvent
+from shared.contracts.manifest import Manifest
 from shared.eventstore import UnsupportedSchemaError
 from shared.inputs import UnstorableError, check_storable
-from shared.topology import Subscription
+from shared.topology import EVENTS, MANIFESTS, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -35,16 +41,46 @@ DEAD_LETTER_QUEUE = Queue(
     durable=True,
     queue_arguments={"x-queue-type": "quorum"},
 )
+# A dead-letter watcher's own queue beside the operators' (shared.sightings): every dead
+# letter, and every notice that one was replayed. Declared by `python -m shared.bootstrap`
+# and by the watcher itself (a consumer that dead-letters needs no right to it).
+REPLAYED_EXCHANGE = Exchange("onetrip.dead-letter.replayed", type="topic", durable=True)
+WATCHER = "audit"
+
+
+def watch_queue(consumer: str = WATCHER) -> Queue:
+    return Queue(
+        f"dlx--{consumer}.on_dead_letter",
+        bindings=[
+            binding(DEAD_LETTER_EXCHANGE, routing_key="#"),
+            # the operators' tool declares it (and bootstrap): the watcher only binds to it
+            binding(Exchange(REPLAYED_EXCHANGE.name, type="topic", durable=True, no_declare=True),
+                    routing_key="#"),
+        ],
+        durable=True,
+        auto_delete=False,
+        queue_arguments={"x-queue-type": "quorum"},
+    )
+
+
 MAX_MESSAGE_BYTES = 1_000_000
+QUEUE_HEADER, REASON_HEADER = "x-onetrip-queue", "x-onetrip-reason"
+ID_HEADER, ERROR_HEADER = "x-onetrip-dead-letter-id", "x-onetrip-error"
 
 
 class PoisonMessageError(Exception):
     """A message no retry can fix: it goes straight to the dead-letter queue."""
 
 
-def dead_letter(message: Message, queue_name: str, reason: str, amqp_uri: str) -> None:
+def dead_letter(
+    message: Message, queue_name: str, reason: str, amqp_uri: str, error: str | None = None
+) -> None:
     headers = dict(message.headers or {})
-    headers.update({"x-onetrip-queue": queue_name, "x-onetrip-reason": reason[:1000]})
+    headers.update(
+        {ID_HEADER: uuid.uuid4().hex, QUEUE_HEADER: queue_name, REASON_HEADER: reason[:1000]}
+    )
+    if error:
+        headers[ERROR_HEADER] = error[:1000]
     with Connection(amqp_uri, transport_options={"confirm_publish": True}) as conn:
         producer = conn.Producer()
         producer.publish(
@@ -66,13 +102,7 @@ def parse_event(body: Any, source_service: str | None = None) -> IntegrationEven
     """The envelope, held to the stores' rules field by field (``data`` may nest as deep as a
     form may) and, where ``shared.contracts`` promises one, ``data`` to its type's model: an
     event that any consumer could only half apply is refused whole."""
-    if not isinstance(body, dict):
-        raise PoisonMessageError("not an integration event: the body is not a JSON object")
-    try:
-        for name, value in body.items():
-            check_storable(value, str(name)[:40])
-    except UnstorableError as exc:
-        raise PoisonMessageError(f"unstorable event: {exc}") from None
+    storable(body, "event")
     try:
         event = IntegrationEvent.model_validate(body)
     except ValidationError as exc:
@@ -89,6 +119,28 @@ def _check_contract(event: IntegrationEvent, service: str) -> None:
         model.model_validate(event.data)
     except ValidationError as exc:
         raise PoisonMessageError(f"{service}.{event.type} data breaks its contract: {exc}") from exc
+
+
+def storable(body: Any, what: str) -> None:
+    """Each field of a message held to the stores' rules on its own (``shared.inputs``)."""
+    if not isinstance(body, dict):
+        raise PoisonMessageError(f"the {what} is not a JSON object")
+    try:
+        for name, value in body.items():
+            check_storable(value, str(name)[:40])
+    except UnstorableError as exc:
+        raise PoisonMessageError(f"unstorable {what}: {exc}") from None
+
+
+def parse_manifest(body: Any, source: str) -> Manifest:
+    storable(body, "manifest")
+    try:
+        manifest = Manifest.model_validate(body)
+    except ValidationError as exc:
+        raise PoisonMessageError(f"not a manifest: {exc}") from exc
+    if manifest.service != source:
+        raise PoisonMessageError(f"a manifest of {manifest.service} on {source}.manifests")
+    return manifest
 
 
 class TolerantQueueConsumer(QueueConsumer):
@@ -120,6 +172,7 @@ class IntegrationEventHandler(EventHandler):
     """
 
     queue_consumer = TolerantQueueConsumer()
+    stream = EVENTS
 
     def __init__(self, source_service: str, event_type: str = "*", **kwargs: Any) -> None:
         super().__init__(source_service, event_type, requeue_on_error=True, **kwargs)
@@ -127,7 +180,11 @@ class IntegrationEventHandler(EventHandler):
     def setup(self) -> None:
         super().setup()
         subscription = Subscription(
-            self.source_service, self.event_type, self.container.service_name, self.method_name
+            self.source_service,
+            self.event_type,
+            self.container.service_name,
+            self.method_name,
+            self.stream,
         )
         self.queue = subscription.queue()
         self.settings = Settings()
@@ -136,9 +193,12 @@ class IntegrationEventHandler(EventHandler):
     def amqp_uri(self) -> str:
         return str(self.container.config["AMQP_URI"])
 
-    def reject(self, message: Message, reason: str) -> None:
-        dead_letter(message, self.queue.name, reason, self.amqp_uri)
+    def reject(self, message: Message, reason: str, error: str | None = None) -> None:
+        dead_letter(message, self.queue.name, reason, self.amqp_uri, error)
         self.queue_consumer.ack_message(message)
+
+    def parse(self, body: Any) -> Any:
+        return parse_event(body, self.source_service)
 
     def handle_message(self, body: Any, message: Message) -> None:
         deliveries = int((message.headers or {}).get("x-delivery-count", 0) or 0)
@@ -149,7 +209,7 @@ class IntegrationEventHandler(EventHandler):
             self.reject(message, f"failed {deliveries} deliveries")
             return
         try:
-            event = parse_event(body, self.source_service)
+            event = self.parse(body)
         except PoisonMessageError as exc:
             self.reject(message, str(exc))
             return
@@ -166,6 +226,9 @@ class IntegrationEventHandler(EventHandler):
             self.reject(message, f"{type(exc).__name__}: {exc}")
             return
         deliveries = int((message.headers or {}).get("x-delivery-count", 0) or 0)
+        if deliveries + 1 >= self.settings.delivery_limit:  # that was the last delivery
+            self.reject(message, f"failed {deliveries + 1} deliveries", f"{type(exc).__name__}: {exc}")
+            return
         # Quorum queues redeliver at once; a growing pause (0.5, 1, 2, 4 s ... at most 30 s)
         # lets a passing fault clear, such as a service restarting, before the message is
         # dead-lettered. `python -m shared.deadletters replay` brings dead letters back.
@@ -174,3 +237,18 @@ class IntegrationEventHandler(EventHandler):
 
 
 integration_event_handler = IntegrationEventHandler.decorator
+
+
+class ManifestHandler(IntegrationEventHandler):
+    """``@manifest_handler("approval")``: the manifests of a service's relay, validated."""
+
+    stream = MANIFESTS
+
+    def __init__(self, source_service: str, **kwargs: Any) -> None:
+        super().__init__(source_service, "*", **kwargs)
+
+    def parse(self, body: Any) -> Manifest:
+        return parse_manifest(body, self.source_service)
+
+
+manifest_handler = ManifestHandler.decorator

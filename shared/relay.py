@@ -7,6 +7,11 @@ persistently with publisher confirms, and stores its position only after the bro
 confirmed the whole batch: a crash in between publishes an event twice, never loses one.
 The confirms of a batch are awaited together (RabbitMQ acknowledges many deliveries in
 one frame) rather than one round trip per event.
+
+At most once a second (or every thousand events) it also publishes a manifest of the
+stretch of the log it has published since the last one (``shared.contracts.Manifest``),
+and stores how far manifests reach beside its position: after a crash the stretch not yet
+in a manifest is read again from the log, so every published event is in some manifest.
 """
 from __future__ import annotations
 
@@ -15,20 +20,25 @@ import os
 import threading
 import time
 import zlib
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 from kombu import Connection, Producer
 from psycopg import sql
 
-from shared.config import Settings
+from shared.config import Settings, fault
+from shared.contracts import IntegrationEvent
+from shared.contracts.manifest import MANIFEST_MAX_EVENTS, Manifest, ManifestEntry
 from shared.eventstore import OnetripApplication
-from shared.topology import events_exchange, subscriptions_of
+from shared.topology import events_exchange, manifests_exchange, subscriptions_of
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 200
 CONFIRM_TIMEOUT_SECONDS = 30.0
+MANIFEST_SECONDS = 1.0
+Entry = tuple[int, str, str]  # notification id, event id, type
 
 
 class BrokerRefusedError(Exception):
@@ -77,11 +87,47 @@ class BatchConfirms:
             raise BrokerRefusedError("the broker refused (nacked) a publish")
 
 
-def _fault(point: str) -> None:
-    """Crash here when a test asks for it: ONETRIP_FAULT names the point."""
-    if os.environ.get("ONETRIP_FAULT") == point:
-        log.warning("fault injection: exiting at %s", point)
-        os._exit(17)
+class ManifestDraft:
+    """The stretch ``(after, through]`` of the log published since the last manifest."""
+
+    def __init__(self, after: int) -> None:
+        self.after = self.through = after
+        self.entries: list[Entry] = []
+        self.since: float | None = None
+
+    def extend(self, entries: list[Entry], through: int) -> None:
+        # (a relay set back to publish again lists only what no manifest listed yet)
+        self.entries.extend(entry for entry in entries if entry[0] > self.after)
+        self.through = max(self.through, through)
+        if self.since is None:
+            self.since = time.monotonic()
+
+    @property
+    def pending(self) -> bool:
+        return self.through > self.after
+
+    @property
+    def full(self) -> bool:
+        return len(self.entries) + BATCH_SIZE > MANIFEST_MAX_EVENTS
+
+    def due_in(self) -> float:
+        if self.since is None or not self.pending:
+            return float("inf")
+        return max(0.0, self.since + MANIFEST_SECONDS - time.monotonic())
+
+    def manifest(self, service: str, application: str) -> Manifest:
+        return Manifest(
+            service=service,
+            application=application,
+            after=self.after,
+            through=self.through,
+            published_at=datetime.now(UTC),
+            events=[ManifestEntry(notification_id=n, event_id=e, type=t) for n, e, t in self.entries],
+        )
+
+
+def entry_of(event: IntegrationEvent) -> Entry:
+    return (event.notification_id, str(event.event_id), event.type)
 
 
 class OutboxRelay:
@@ -92,6 +138,8 @@ class OutboxRelay:
         self.schema: str = self.recorder.datastore.schema
         self.lock_key = zlib.crc32(f"onetrip-relay:{self.schema}:{app.name}".encode())
         self.exchange = events_exchange(app.service)
+        self.manifests = manifests_exchange(app.service)
+        self.draft = ManifestDraft(0)
         self._stop = threading.Event()
         self.is_leader = False
         self.position = 0
@@ -141,7 +189,7 @@ class OutboxRelay:
 
     def _relay(self, conn: psycopg.Connection[Any]) -> None:
         self._ensure_position_table(conn)
-        self.position = self._load_position(conn)
+        self.position, manifested = self._load_position(conn)
         conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.recorder.channel_name)))
         # No "confirm_publish" transport option: that waits for each publish's confirm in
         # turn; BatchConfirms awaits a whole batch's.
@@ -149,15 +197,20 @@ class OutboxRelay:
             amqp.ensure_connection(max_retries=1)
             producer = Producer(amqp.channel(), exchange=self.exchange)
             self.exchange(producer.channel).declare()
+            self.manifests(producer.channel).declare()
             for subscription in subscriptions_of(self.app.service):
                 subscription.queue()(producer.channel).declare()
             confirms = BatchConfirms(producer.channel)
+            self._manifest_since(manifested, conn, producer, confirms)
             while not self._stop.is_set():
                 while self._publish_batch(conn, producer, confirms):
                     pass
+                if self.draft.due_in() == 0:
+                    self._publish_manifest(conn, producer, confirms)
                 amqp.heartbeat_check()
                 # Wake on NOTIFY, or poll: a lost notification cannot stall the relay.
-                for _ in conn.notifies(timeout=self.settings.relay_poll_seconds, stop_after=1):
+                wait = min(self.settings.relay_poll_seconds, self.draft.due_in())
+                for _ in conn.notifies(timeout=wait, stop_after=1):
                     pass
 
     def _publish_batch(
@@ -168,6 +221,7 @@ class OutboxRelay:
         )
         if not notifications:
             return False
+        published: list[Entry] = []
         for notification in notifications:
             event = self.app.integration_event(notification)
             if event is None:
@@ -183,12 +237,53 @@ class OutboxRelay:
                 retry=False,
             )
             confirms.sent()
-            self.published += 1
+            published.append(entry_of(event))
+        self.published += len(published)
         confirms.wait()
-        _fault("relay_after_confirm")
+        fault("relay_after_confirm")
         self.position = notifications[-1].id
         self._save_position(conn, self.position)
+        self.draft.extend(published, self.position)
+        if self.draft.full:
+            self._publish_manifest(conn, producer, confirms)
         return len(notifications) == BATCH_SIZE
+
+    # -- manifests -------------------------------------------------------------------
+
+    def _manifest_since(
+        self, manifested: int, conn: psycopg.Connection[Any], producer: Producer, confirms: BatchConfirms
+    ) -> None:
+        """Start the draft where the manifests end: what was published after (before a crash
+        or a takeover) is read again from the log, not published again."""
+        self.draft = ManifestDraft(manifested)
+        while self.draft.through < self.position:
+            notifications = self.recorder.select_notifications(
+                start=self.draft.through, limit=BATCH_SIZE, stop=self.position, inclusive_of_start=False
+            )
+            if not notifications:
+                break
+            events = (self.app.integration_event(notification) for notification in notifications)
+            self.draft.extend([entry_of(e) for e in events if e is not None], notifications[-1].id)
+            if self.draft.full:
+                self._publish_manifest(conn, producer, confirms)
+
+    def _publish_manifest(
+        self, conn: psycopg.Connection[Any], producer: Producer, confirms: BatchConfirms
+    ) -> None:
+        manifest = self.draft.manifest(self.app.service, self.app.name)
+        producer.publish(
+            manifest.to_wire(),
+            exchange=self.manifests,
+            routing_key=self.app.name,
+            serializer="json",
+            delivery_mode=2,
+            type="manifest",
+            retry=False,
+        )
+        confirms.sent()
+        confirms.wait()
+        self._save_position(conn, self.position, manifested=manifest.through)
+        self.draft = ManifestDraft(manifest.through)
 
     # -- position ------------------------------------------------------------------
 
@@ -200,25 +295,43 @@ class OutboxRelay:
             sql.SQL(
                 "CREATE TABLE IF NOT EXISTS {} "
                 "(application text PRIMARY KEY, notification_id bigint NOT NULL, "
-                "updated_at timestamptz NOT NULL DEFAULT now())"
+                "updated_at timestamptz NOT NULL DEFAULT now(), manifested_through bigint)"
             ).format(self._position_table())
         )
+        # (a table made before manifests existed)
+        conn.execute(
+            sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS manifested_through bigint").format(
+                self._position_table()
+            )
+        )
 
-    def _load_position(self, conn: psycopg.Connection[Any]) -> int:
+    def _load_position(self, conn: psycopg.Connection[Any]) -> tuple[int, int]:
+        """The position and how far manifests reach. A relay that published before manifests
+        existed starts them at its position: the history before is not announced."""
         row = conn.execute(
-            sql.SQL("SELECT notification_id FROM {} WHERE application = %s").format(
+            sql.SQL("SELECT notification_id, manifested_through FROM {} WHERE application = %s").format(
                 self._position_table()
             ),
             (self.app.name,),
         ).fetchone()
-        return int(row[0]) if row else 0
+        if row is None:
+            self._save_position(conn, 0, manifested=0)
+            return 0, 0
+        position = int(row[0])
+        if row[1] is None:
+            self._save_position(conn, position, manifested=position)
+            return position, position
+        return position, int(row[1])
 
-    def _save_position(self, conn: psycopg.Connection[Any], position: int) -> None:
+    def _save_position(
+        self, conn: psycopg.Connection[Any], position: int, manifested: int | None = None
+    ) -> None:
         conn.execute(
             sql.SQL(
-                "INSERT INTO {} (application, notification_id) VALUES (%s, %s) "
+                "INSERT INTO {} (application, notification_id, manifested_through) VALUES (%s, %s, %s) "
                 "ON CONFLICT (application) DO UPDATE "
-                "SET notification_id = EXCLUDED.notification_id, updated_at = now()"
-            ).format(self._position_table()),
-            (self.app.name, position),
+                "SET notification_id = EXCLUDED.notification_id, updated_at = now(), "
+                "manifested_through = COALESCE(EXCLUDED.manifested_through, {}.manifested_through)"
+            ).format(self._position_table(), sql.Identifier("relay_position")),
+            (self.app.name, position, manifested),
         )

@@ -15,12 +15,13 @@ import eventlet
 eventlet.monkey_patch()
 
 import importlib
-import logging.config
 
 from nameko.cli.run import run
 
+from shared.busaccess import service_login_uri
 from shared.config import env, nameko_config
-from shared.logs import logging_config
+from shared.keys import keys_of, refuse_development_keys
+from shared.logs import configure_logging
 
 SERVICES = {
     "catalogue": "services.catalogue.service:CatalogueService",
@@ -40,10 +41,14 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
         sys.exit(f"usage: onetrip-service {{{'|'.join(SERVICES)}|module:Class}}")
-    name = args[0]
-    service_cls = load(SERVICES.get(name, name))
-    logging.config.dictConfig(logging_config(env("ONETRIP_LOG_LEVEL")))
-    run([service_cls], nameko_config(getattr(service_cls, "name", name)))
+    service_cls = load(SERVICES.get(args[0], args[0]))
+    name = getattr(service_cls, "name", args[0])
+    refuse_development_keys(keys_of(name), f"onetrip-service {name}")
+    # Everything in this process that reaches the broker (nameko, the relay, dead-lettering)
+    # logs in as the service's own bus user.
+    os.environ["AMQP_URI"] = service_login_uri(env("AMQP_URI"), name)
+    configure_logging(env("ONETRIP_LOG_LEVEL"))
+    run([service_cls], nameko_config(name))
 
 
 if __name__ == "__main__":

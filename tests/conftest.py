@@ -11,7 +11,13 @@ import pytest
 pytest_plugins = ["tests.support.notify"]
 
 from tests.support.processes import ProcessGroup
-from tests.support.servers import Servers, fresh_database, fresh_vhost, start_servers
+from tests.support.servers import (
+    Servers,
+    fresh_database,
+    fresh_vhost,
+    service_environment,
+    start_servers,
+)
 
 
 @pytest.fixture(scope="session")
@@ -35,19 +41,7 @@ def amqp_uri(servers: Servers) -> Iterator[str]:
 @pytest.fixture
 def service_env(database_url: str, amqp_uri: str, tmp_path: Path) -> dict[str, str]:
     """The environment for service processes of one test: its own database and vhost."""
-    env = dict(os.environ)
-    env.update(
-        {
-            "DATABASE_URL": database_url,
-            "AMQP_URI": amqp_uri,
-            "ONETRIP_FILES_DIR": str(tmp_path) + "/files",
-            "ONETRIP_RELAY_POLL_SECONDS": "0.5",
-            "ONETRIP_AUDIT_CHECKPOINT": str(tmp_path) + "/audit-checkpoint.json",
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    env.pop("ONETRIP_FAULT", None)
-    return env
+    return service_environment(database_url, amqp_uri, tmp_path)
 
 
 @pytest.fixture

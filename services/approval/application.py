@@ -19,18 +19,22 @@ from eventsourcing.domain import DomainEventProtocol
 
 from services.approval.calendar import SHANGHAI, WorkingCalendar, in_shanghai
 from services.approval.domain import (
+    APPROVER,
     WIRE_TYPES,
     Case,
     Delegations,
     ItemVersion,
     PublishedItem,
+    Receipt,
     delegations_id,
     item_version_id,
     parse_task_id,
     published_item_id,
+    receipt_id,
+    requested_case_id,
 )
 from shared.contracts.approval import PinnedItem
-from shared.errors import InvalidError, NotFoundError
+from shared.errors import ConflictError, InvalidError, NotFoundError
 from shared.eventstore import OnetripApplication, Publication, retry_on_conflict
 
 T = TypeVar("T")
@@ -105,12 +109,19 @@ class ApprovalApplication(OnetripApplication):
         own_files: Collection[str],
         now: datetime | None = None,
         case_id: str | None = None,
+        request_id: str | None = None,
     ) -> dict[str, Any]:
+        """A new case; with a ``request_id`` (an Idempotency-Key) its id follows from the
+        request, so a retry answers the case the first attempt recorded and files none."""
         moment = self._now(now)
-        new_case_id = case_id or str(uuid.uuid4())
+        new_case_id = requested_case_id(request_id) if request_id else case_id or str(uuid.uuid4())
+        if request_id and (done := self._requested_case(new_case_id, applicant)) is not None:
+            return done
         item = self.published_item(item_id)
 
         def command() -> dict[str, Any]:
+            if request_id and (done := self._requested_case(new_case_id, applicant)) is not None:
+                return done
             case = Case.submit(
                 case_id=new_case_id,
                 item=item,
@@ -127,6 +138,14 @@ class ApprovalApplication(OnetripApplication):
 
         return retry_on_conflict(command)
 
+    def _requested_case(self, case_id: str, applicant: str) -> dict[str, Any] | None:
+        case = self._get_or_none(_case_uuid(case_id))
+        if not isinstance(case, Case):
+            return None
+        if case.applicant != applicant:
+            raise ConflictError("这个请求标识已被使用")
+        return copy.deepcopy(case.view)
+
     def resubmit(
         self,
         case_id: str,
@@ -137,6 +156,7 @@ class ApprovalApplication(OnetripApplication):
         own_files: Collection[str],
         actor_department: str | None = None,
         now: datetime | None = None,
+        request_id: str | None = None,
     ) -> dict[str, Any]:
         moment = self._now(now)
         return self._update_visible(
@@ -151,6 +171,7 @@ class ApprovalApplication(OnetripApplication):
                 now=moment,
                 due_at=self.calendar.due_at,
             ),
+            request_id,
         )
 
     def decide(
@@ -161,28 +182,33 @@ class ApprovalApplication(OnetripApplication):
         decision: str,
         comment: str,
         actor: str,
-        actor_department: str,
+        actor_department: str | None,
+        actor_roles: Collection[str],
         now: datetime | None = None,
         task_id: str | None = None,
+        request_id: str | None = None,
     ) -> dict[str, Any]:
+        """A decision by an approver of the node's department, or by a colleague that
+        department's approver delegated to (委托) for the day: never by the applicant."""
         moment = self._now(now)
 
         def decide(case: Case) -> None:
             department = case.node(node_id)["department"]
-            on_behalf_of = self._delegator(actor, actor_department, department, moment)
+            on_behalf_of = self._delegator(actor, department, moment)
+            own = actor_department if APPROVER in actor_roles else None
             case.decide(
                 node_id=node_id,
                 decision=decision,
                 comment=comment,
                 actor=actor,
-                actor_department=department if on_behalf_of else actor_department,
+                actor_department=department if on_behalf_of else own,
                 on_behalf_of=on_behalf_of,
                 now=moment,
                 due_at=self.calendar.due_at,
                 task_id=task_id,
             )
 
-        return self._update(case_id, decide)
+        return self._update(case_id, decide, request_id)
 
     def decide_task(
         self,
@@ -191,8 +217,10 @@ class ApprovalApplication(OnetripApplication):
         decision: str,
         comment: str,
         actor: str,
-        actor_department: str,
+        actor_department: str | None,
+        actor_roles: Collection[str],
         now: datetime | None = None,
+        request_id: str | None = None,
     ) -> dict[str, Any]:
         case_id, node_id, _ = parse_task_id(task_id)
         return self.decide(
@@ -202,8 +230,10 @@ class ApprovalApplication(OnetripApplication):
             comment=comment,
             actor=actor,
             actor_department=actor_department,
+            actor_roles=actor_roles,
             now=now,
             task_id=task_id,
+            request_id=request_id,
         )
 
     def withdraw(
@@ -360,11 +390,20 @@ class ApprovalApplication(OnetripApplication):
 
     # -- helpers -----------------------------------------------------------------------
 
-    def _update(self, case_id: str, change: Callable[[Case], None]) -> dict[str, Any]:
+    def _update(
+        self, case_id: str, change: Callable[[Case], None], request_id: str | None = None
+    ) -> dict[str, Any]:
+        """Load, change, save; a keyed command (``request_id``) is saved with its receipt,
+        and once that receipt exists its retry answers the case as it is, changing nothing."""
+
         def command() -> dict[str, Any]:
             case = self._load_case(case_id)
-            change(case)
-            self.save(case)
+            if request_id is None:
+                change(case)
+                self.save(case)
+            elif self._get_or_none(receipt_id(request_id)) is None:
+                change(case)
+                self.save(case, Receipt(request_id=request_id, case_id=case_id, timestamp=self._now(None)))
             return copy.deepcopy(case.view)
 
         # Parallel approvers of one case queue here instead of colliding in the store;
@@ -378,13 +417,14 @@ class ApprovalApplication(OnetripApplication):
         actor: str,
         actor_department: str | None,
         change: Callable[[Case], None],
+        request_id: str | None = None,
     ) -> dict[str, Any]:
         def visible_change(case: Case) -> None:
             if not case.may_see(actor, actor_department):
                 raise NotFoundError("没有这个办件")
             change(case)
 
-        return self._update(case_id, visible_change)
+        return self._update(case_id, visible_change, request_id)
 
     def _load_case(self, case_id: str) -> Case:
         case = self._get_or_none(_case_uuid(case_id))
@@ -396,11 +436,7 @@ class ApprovalApplication(OnetripApplication):
         book = self._get_or_none(delegations_id(delegate))
         return book or Delegations(delegate=delegate, timestamp=now)
 
-    def _delegator(
-        self, actor: str, actor_department: str, department: str, now: datetime
-    ) -> str | None:
-        if actor_department == department:
-            return None
+    def _delegator(self, actor: str, department: str, now: datetime) -> str | None:
         book = self._get_or_none(delegations_id(actor))
         return None if book is None else book.delegator_for(department, now)
 

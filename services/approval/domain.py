@@ -41,6 +41,7 @@ Stage = dict[str, Any]
 
 NAMESPACE = uuid.UUID("0d7b3c52-6a53-4b39-8f0e-2f1f6a7c9e21")
 DECISIONS = ("approve", "return", "reject")
+APPROVER = "approver"
 
 
 def missing_materials(
@@ -175,7 +176,7 @@ class Case(Aggregate):
         decision: str,
         comment: str,
         actor: str,
-        actor_department: str,
+        actor_department: str | None,
         now: datetime,
         due_at: DueAt,
         on_behalf_of: str | None = None,
@@ -183,8 +184,10 @@ class Case(Aggregate):
     ) -> None:
         now = in_shanghai(now)
         node = self.node(node_id)
+        if actor == self.applicant:
+            raise ForbiddenError("不能审批自己申请的办件")
         if node["department"] != actor_department:
-            raise ForbiddenError("只能审批本部门的环节")
+            raise ForbiddenError("只能审批本部门的环节(本部门审批人)或委托给您的部门的环节")
         _check_decision(decision, comment)
         if self.status != "in_review":
             raise ConflictError("办件不在审批中，不能再审批")
@@ -667,6 +670,32 @@ class ApplicantCases(Aggregate):
 
 def applicant_cases_id(applicant: str) -> uuid.UUID:
     return uuid.uuid5(NAMESPACE, f"applicant-cases:{applicant}")
+
+
+# -- commands done once (Idempotency-Key) -----------------------------------------------
+
+
+class Receipt(Aggregate):
+    """A keyed command that took effect. Saved with its effect, so a retry of the same
+    request (the same id) finds it and changes nothing; a concurrent one conflicts."""
+
+    @staticmethod
+    def create_id(request_id: str) -> uuid.UUID:
+        return receipt_id(request_id)
+
+    @event("Recorded")
+    def __init__(self, request_id: str, case_id: str, timestamp: datetime) -> None:
+        self.request_id = request_id
+        self.case_id = case_id
+
+
+def receipt_id(request_id: str) -> uuid.UUID:
+    return uuid.uuid5(NAMESPACE, f"request:{request_id}")
+
+
+def requested_case_id(request_id: str) -> str:
+    """A keyed submission's case id follows from the request: a retry names the same case."""
+    return str(uuid.uuid5(NAMESPACE, f"case-request:{request_id}"))
 
 
 # -- delegation (委托) -------------------------------------------------------------------

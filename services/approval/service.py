@@ -10,7 +10,9 @@ from pydantic import BaseModel, ValidationError
 
 from services.approval.application import ApprovalApplication
 from services.approval.calendar import SHANGHAI
+from services.approval.domain import APPROVER
 from services.approval.inbox import TaskInbox
+from shared.caller import SignedRpcProxy
 from shared.config import env
 from shared.contracts import IntegrationEvent
 from shared.contracts.approval import (
@@ -29,7 +31,7 @@ from shared.rpc import rpc
 from shared.service import HealthCheckMixin
 
 M = TypeVar("M", bound=BaseModel)
-APPLICANT, APPROVER, SUPERVISOR = "applicant", "approver", "supervisor"
+APPLICANT, SUPERVISOR = "applicant", "supervisor"
 
 
 def valid(model: type[M], data: Any) -> M:
@@ -68,6 +70,7 @@ class ApprovalService(HealthCheckMixin):
     name = "approval"
 
     store: ApprovalApplication = ApprovalStore()  # type: ignore[assignment]
+    gateway = SignedRpcProxy("gateway")  # the directory: who is an approver of which department
 
     @property
     def inbox(self) -> TaskInbox:
@@ -91,30 +94,37 @@ class ApprovalService(HealthCheckMixin):
         self.inbox.catch_up()
         return result
 
+    # ``request_id`` names a command sent with an Idempotency-Key (the gateway derives it
+    # from the caller, the key and the request): a retry of it takes effect once.
+
     @rpc
-    def submit_case(self, actor: dict[str, Any], submission: dict[str, Any], own_files: list[str]) -> dict[str, Any]:
+    def submit_case(self, actor: dict[str, Any], submission: dict[str, Any], own_files: list[str],
+                    request_id: str | None = None) -> dict[str, Any]:
         body = valid(CaseSubmission, submission)
         return self._changed(lambda: self.store.submit(
             applicant=actor["username"], applicant_department=actor.get("department"),
             item_id=body.item_id, form=body.form, materials=body.materials, own_files=own_files,
+            request_id=request_id,
         ))
 
     @rpc
     def resubmit_case(self, actor: dict[str, Any], case_id: str, resubmission: dict[str, Any],
-                      own_files: list[str]) -> dict[str, Any]:
+                      own_files: list[str], request_id: str | None = None) -> dict[str, Any]:
         body = valid(Resubmission, resubmission)
         return self._changed(lambda: self.store.resubmit(
             case_id, actor=actor["username"], form=body.form, materials=body.materials,
-            own_files=own_files,
+            own_files=own_files, request_id=request_id,
         ))
 
     @rpc
-    def decide_task(self, actor: dict[str, Any], task_id: str, decision: dict[str, Any]) -> dict[str, Any]:
+    def decide_task(self, actor: dict[str, Any], task_id: str, decision: dict[str, Any],
+                    request_id: str | None = None) -> dict[str, Any]:
         body = valid(DecisionRequest, decision)
         self._require_decider(actor)
         return self._changed(lambda: self.store.decide_task(
-            task_id, decision=body.decision, comment=body.comment,
-            actor=actor["username"], actor_department=actor["department"],
+            task_id, decision=body.decision, comment=body.comment, actor=actor["username"],
+            actor_department=actor.get("department"), actor_roles=actor.get("roles", []),
+            request_id=request_id,
         ))
 
     @rpc
@@ -170,8 +180,23 @@ class ApprovalService(HealthCheckMixin):
     @rpc
     def list_tasks(self, actor: dict[str, Any]) -> list[dict[str, Any]]:
         self._require_decider(actor)
-        departments = {actor["department"]} | set(self._delegated_departments(actor))
-        tasks = [task for department in sorted(departments) for task in self.inbox.tasks(department)]
+        return self._decidable_tasks(actor)
+
+    @rpc
+    def case_tasks(self, actor: dict[str, Any], case_id: str) -> list[dict[str, Any]]:
+        """The caller's decidable tasks of one case (none for who decides nothing)."""
+        return [task for task in self._decidable_tasks(actor) if task["case_id"] == case_id]
+
+    def _decidable_tasks(self, actor: dict[str, Any]) -> list[dict[str, Any]]:
+        """The pending nodes the caller decides: their department's (as its approver) and
+        the delegating departments' (委托, within the dates), never one of their own cases."""
+        departments = set(self._delegated_departments(actor))
+        if APPROVER in actor.get("roles", []):
+            departments.add(actor["department"])
+        tasks = [
+            task for department in sorted(departments) for task in self.inbox.tasks(department)
+            if task["applicant"] != actor["username"]
+        ]
         return sorted(tasks, key=lambda task: (task["created_at"], task["task_id"]))
 
     @rpc
@@ -183,9 +208,13 @@ class ApprovalService(HealthCheckMixin):
 
     @rpc
     def delegate(self, actor: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
+        """Only an approver delegates, and only to another approver of their own department
+        (the gateway's directory says who that is)."""
         body = valid(DelegationRequest, request)
         if APPROVER not in actor.get("roles", []):
             raise ForbiddenError("只有审批人可以委托")
+        if body.delegate not in self.gateway.department_members(actor["department"], APPROVER):
+            raise InvalidError(f"只能委托给本部门的其他审批人:{body.delegate} 不是本部门的审批人")
         return self.store.delegate(
             delegator=actor["username"], department=actor["department"], delegate=body.delegate,
             starts_on=body.starts_on, ends_on=body.ends_on,
@@ -233,10 +262,8 @@ class ApprovalService(HealthCheckMixin):
         })
 
     def _require_decider(self, actor: dict[str, Any]) -> None:
-        if APPROVER in actor.get("roles", []):
-            return
-        if not self.store.delegations_of(actor["username"]):
-            raise ForbiddenError("只有审批人(或受委托人)可以处理待办")
+        if APPROVER not in actor.get("roles", []) and not self._delegated_departments(actor):
+            raise ForbiddenError("只有审批人(或在委托期内的受委托人)可以处理待办")
 
 
 __all__ = ["ApprovalService"]

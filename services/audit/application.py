@@ -17,21 +17,19 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from psycopg import Connection, Cursor
 
 from services.audit import ledger, supervision
-from services.audit.checkpoint import CheckpointFile, CheckpointForgedError
 from services.audit.domain import (
     BAD_REVIEW_MAX_SCORE,
     OPEN_RECTIFICATION,
-    SHANGHAI,
     ItemChecks,
     Rectification,
     item_checks_id,
     rectification_id,
     working_deadline,
 )
+from services.audit.integrity import LedgerIntegrity
+from services.audit.replay import parse_moment, rebuild_case, timeline_entry, timeline_order
 from services.audit.report import report_workbook
-from shared.casefold import fold, is_case_event
 from shared.contracts import SCHEMA_VERSION, IntegrationEvent
-from shared.contracts.approval import Case
 from shared.errors import InvalidError, NotFoundError
 from shared.eventstore import ConsumingApplication, Publication, retry_on_conflict
 
@@ -40,7 +38,11 @@ T = TypeVar("T", datetime, datetime | None)
 RECTIFY_ACTIONS = ("start", "complete", "request_invalid", "rule_invalid", "rule_valid")
 
 
-class AuditApplication(ConsumingApplication):
+class AppendFaultError(RuntimeError):
+    """Raised on purpose when a test asks for it (``ONETRIP_FAULT=audit_append:<type>``)."""
+
+
+class AuditApplication(LedgerIntegrity, ConsumingApplication):
     name = "audit"
     service = "audit"
 
@@ -50,6 +52,7 @@ class AuditApplication(ConsumingApplication):
         self.schema: str = self.recorder.datastore.schema  # type: ignore[attr-defined]
         self.ledger_name = f"{self.env.get('POSTGRES_DBNAME', 'onetrip')}/{self.schema}"
         self._create_read_models()
+        self.establish_checkpoint()
 
     # -- the ledger ----------------------------------------------------------------------
 
@@ -73,6 +76,8 @@ class AuditApplication(ConsumingApplication):
 
     def policy(self, domain_event: Any, processing_event: ProcessingEvent[Any]) -> None:
         event: IntegrationEvent = domain_event
+        if os.environ.get("ONETRIP_FAULT") == f"audit_append:{event.type}":
+            raise AppendFaultError(f"故障注入：审计服务无法记入 {event.type} 事件")
         reactions = self._reactions(event)
         canonical = ledger.canonical_json(event.to_wire())
         processing_event.collect_events(*reactions, ledger_entry=canonical)
@@ -100,58 +105,6 @@ class AuditApplication(ConsumingApplication):
             deadline=working_deadline(rated_at, days).isoformat(),
         )
 
-    def verify(self) -> dict[str, Any]:
-        with self._connection() as conn:
-            result = ledger.verify_rows(ledger.stream_rows(conn, self.schema))
-            checkpoint_file = CheckpointFile(self.ledger_name)
-            try:
-                checkpoint = checkpoint_file.read()
-            except CheckpointForgedError as exc:
-                return {**result.as_dict(), "ok": False, "reason": str(exc), "checkpoint": None}
-            result = self._against_checkpoint(conn, result, checkpoint)
-        if result.ok and result.entries:
-            checkpoint_file.advance(result.entries, result.head)
-        seen = None if checkpoint is None else {"seq": checkpoint.seq, "hash": checkpoint.hash}
-        return {**result.as_dict(), "checkpoint": seen}
-
-    def _against_checkpoint(
-        self, conn: Connection[Any], result: ledger.Verification, checkpoint: Any
-    ) -> ledger.Verification:
-        if not result.ok or checkpoint is None:
-            return result
-        if result.entries < checkpoint.seq:
-            reason = f"账本末尾的记录被删除：检查点记录了 {checkpoint.seq} 条，现只有 {result.entries} 条"
-            return ledger.Verification(
-                False, result.entries, result.head, result.entries + 1, reason
-            )
-        stored = ledger.entry_at(conn, self.schema, checkpoint.seq)
-        if stored is None or stored[1] != checkpoint.hash:
-            reason = f"第 {checkpoint.seq} 条记录的哈希与已签名的检查点不符，此前的记录被重写"
-            return ledger.Verification(False, result.entries, result.head, checkpoint.seq, reason)
-        return result
-
-    def advance_checkpoint(self) -> dict[str, Any]:
-        """Verify only what was appended since the signed head, then sign the new head."""
-        checkpoint_file = CheckpointFile(self.ledger_name)
-        checkpoint = checkpoint_file.read()
-        start_seq, start_hash = (
-            (checkpoint.seq, checkpoint.hash) if checkpoint else (0, ledger.GENESIS)
-        )
-        with self._connection() as conn:
-            if checkpoint is not None:
-                stored = ledger.entry_at(conn, self.schema, checkpoint.seq)
-                if stored is None or stored[1] != checkpoint.hash:
-                    return {"ok": False, "first_bad_seq": checkpoint.seq}
-            rows = ledger.stream_rows(conn, self.schema, after_seq=start_seq)
-            result = ledger.verify_rows(rows, start_seq, start_hash)
-        if result.ok and result.entries:
-            checkpoint_file.advance(start_seq + result.entries, result.head)
-        return {
-            "ok": result.ok,
-            "first_bad_seq": result.first_bad_seq,
-            "seq": start_seq + result.entries,
-        }
-
     def entries(self) -> int:
         with self._connection() as conn:
             return ledger.count_entries(conn, self.schema)
@@ -164,9 +117,9 @@ class AuditApplication(ConsumingApplication):
             rows = ledger.case_entries(conn, self.schema, case_id)
         if not rows:
             raise NotFoundError(f"账本中没有办件 {case_id} 的记录")
-        entries = [_timeline_entry(*row) for row in rows]
+        entries = [timeline_entry(*row) for row in rows]
         shown = sorted(
-            (entry for entry in entries if parse_moment(entry["at"]) <= cutoff), key=_timeline_order
+            (entry for entry in entries if parse_moment(entry["at"]) <= cutoff), key=timeline_order
         )
         intact = [entry.pop("_intact") for entry in shown]
         return {
@@ -379,6 +332,7 @@ class AuditApplication(ConsumingApplication):
             curs.execute("SELECT pg_advisory_xact_lock(%s)", (supervision.PROJECTION_LOCK,))
             for statement in supervision.create_statements(self.schema):
                 curs.execute(statement)
+            self._create_completeness_tables(curs)
 
 
 PUBLICATIONS: dict[str, tuple[str, str]] = {
@@ -415,16 +369,6 @@ def _item_checks(item: dict[str, Any], checks: ItemChecks | None) -> dict[str, A
     }
 
 
-def parse_moment(value: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(str(value))
-    except ValueError:
-        raise InvalidError(
-            f"不是有效的时间：{value}（请用 ISO 8601，如 2026-11-27T10:00:00+08:00）"
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=SHANGHAI)
-
-
 def parse_period(start: str | None, end: str | None) -> tuple[datetime | None, datetime | None]:
     """A [start, end) period whose sides may be open (None)."""
     return _ordered(parse_moment(start) if start else None, parse_moment(end) if end else None)
@@ -439,40 +383,3 @@ def _ordered(begin: T, finish: T) -> tuple[T, T]:
     if begin and finish and finish <= begin:
         raise InvalidError("统计区间的结束时间必须晚于开始时间")
     return begin, finish
-
-
-def _timeline_entry(seq: int, prev_hash: str, stored_hash: str, text: str) -> dict[str, Any]:
-    event = json.loads(text)
-    return {
-        "seq": seq,
-        "type": event["type"],
-        "at": event["occurred_at"],
-        "actor": event.get("actor"),
-        "data": event["data"],
-        "hash": stored_hash,
-        "prev_hash": prev_hash,
-        "service": event["service"],
-        "event_id": event["event_id"],
-        "aggregate_id": event["aggregate_id"],
-        "aggregate_version": event["aggregate_version"],
-        "_intact": ledger.chain_hash(prev_hash, text) == stored_hash,
-    }
-
-
-def _timeline_order(entry: dict[str, Any]) -> tuple[datetime, int, int]:
-    return parse_moment(entry["at"]), entry["aggregate_version"], entry["seq"]
-
-
-def rebuild_case(entries: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The case from exactly these events, by the one fold in ``shared.casefold``."""
-    case_events = sorted(
-        (e for e in entries if e["service"] == "approval" and is_case_event(e["type"])),
-        key=lambda e: e["aggregate_version"],
-    )
-    if not case_events or case_events[0]["type"] != "case_submitted":
-        return None
-    state = fold(
-        {"type": e["type"], "data": e["data"], "occurred_at": e["at"], "actor": e["actor"]}
-        for e in case_events
-    )
-    return Case.model_validate(state).model_dump(mode="json") if state is not None else None

@@ -2,16 +2,23 @@
 
 The file (``ONETRIP_AUDIT_CHECKPOINT``, default ``var/audit-checkpoint.json``) holds one
 signed head per ledger database: ``{"ledgers": {"<db>": {"seq", "hash", "at", "signature"}}}``.
-The signature is HMAC-SHA256 with ``ONETRIP_AUDIT_KEY`` (else ``ONETRIP_SECRET_KEY``) over
-``"<db>:<seq>:<hash>"``. It only moves forward.
+The signature is HMAC-SHA256 with ``ONETRIP_AUDIT_KEY`` (a key of its own, not the token
+key) over ``"<db>:<seq>:<hash>"``. It only moves forward, except when an operator accepts
+the current head (``onetrip-audit checkpoint --accept``). A ledger's first checkpoint is the
+genesis (seq 0), written while it is empty: a ledger with entries and no checkpoint is a
+checkpoint that went missing.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import hmac
 import json
 import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,7 +45,7 @@ def checkpoint_path() -> Path:
 
 
 def audit_key() -> bytes:
-    return (os.environ.get("ONETRIP_AUDIT_KEY") or env("ONETRIP_SECRET_KEY")).encode("utf-8")
+    return env("ONETRIP_AUDIT_KEY").encode("utf-8")
 
 
 def signature(ledger: str, seq: int, head: str, key: bytes) -> str:
@@ -52,7 +59,7 @@ class CheckpointFile:
         self.key = key or audit_key()
 
     def read(self) -> Checkpoint | None:
-        """The signed head, None before the first; raises when the signature does not hold."""
+        """The signed head, None when there is none; raises when the signature does not hold."""
         record = self._ledgers().get(self.ledger)
         if record is None:
             return None
@@ -63,9 +70,19 @@ class CheckpointFile:
 
     def advance(self, seq: int, head: str) -> bool:
         """Record a newer head; an older or equal one changes nothing."""
-        current = self.read()
-        if current is not None and current.seq >= seq:
-            return False
+        with self._locked():
+            current = self.read()
+            if current is not None and current.seq >= seq:
+                return False
+            self._put(seq, head)
+            return True
+
+    def replace(self, seq: int, head: str) -> None:
+        """Sign this head whatever the file held for the ledger (forged, older, newer, none)."""
+        with self._locked():
+            self._put(seq, head)
+
+    def _put(self, seq: int, head: str) -> None:
         ledgers = self._ledgers()
         ledgers[self.ledger] = {
             "seq": seq,
@@ -74,7 +91,22 @@ class CheckpointFile:
             "signature": signature(self.ledger, seq, head, self.key),
         }
         self._write({"ledgers": ledgers})
-        return True
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        # Several audit processes on one host write the same file: one at a time.
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_name(f".{self.path.name}.lock"), "a") as lock:
+            while True:  # never block the process: under eventlet, sleep lets others run
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    time.sleep(0.01)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _ledgers(self) -> dict[str, Any]:
         if not self.path.exists():
@@ -83,7 +115,6 @@ class CheckpointFile:
         return dict(content.get("ledgers", {}))
 
     def _write(self, content: dict[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         with open(temporary, "w", encoding="utf-8") as file:
             json.dump(content, file, ensure_ascii=False, indent=2)

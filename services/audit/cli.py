@@ -2,6 +2,7 @@
 
 onetrip-audit replay CASE_ID [--as-of 2026-11-27T10:00:00+08:00] [--json]
 onetrip-audit verify
+onetrip-audit checkpoint [--accept]
 onetrip-audit rebuild
 onetrip-audit departments [--from TIME] [--to TIME]
 onetrip-audit report [--from TIME] [--to TIME] [-o report.xlsx]
@@ -40,7 +41,13 @@ def parser() -> argparse.ArgumentParser:
     replay.add_argument("case_id")
     replay.add_argument("--as-of", dest="as_of", default=None, help="ISO 8601 时间，默认为现在")
     replay.add_argument("--json", action="store_true", help="输出 JSON")
-    commands.add_parser("verify", help="重新计算整条哈希链")
+    commands.add_parser("verify", help="重新计算整条哈希链，并核对账本是否收全了各服务发布的事件")
+    checkpoint = commands.add_parser("checkpoint", help="查看已签名的检查点；核对后可重新建立")
+    checkpoint.add_argument(
+        "--accept",
+        action="store_true",
+        help="以账本当前的末尾重新签名检查点（检查点丢失或更换密钥后，先核对账本再用）",
+    )
     commands.add_parser("rebuild", help="从账本重建监督统计")
     for name in ("departments", "report"):
         command = commands.add_parser(name)
@@ -97,6 +104,24 @@ def verify(app: AuditApplication, args: argparse.Namespace) -> int:
     return 0 if result["ok"] else 1
 
 
+def checkpoint(app: AuditApplication, args: argparse.Namespace) -> int:
+    if not args.accept:
+        result = app.verify()
+        shown = {key: result[key] for key in ("ok", "entries", "head", "reason", "checkpoint")}
+        print(json.dumps(shown, ensure_ascii=False, indent=2))
+        return 0 if result["ok"] else 1
+    accepted = app.accept_checkpoint()
+    print(json.dumps(accepted, ensure_ascii=False, indent=2))
+    if not accepted["accepted"]:
+        print("哈希链本身不完整，未重新建立检查点：请先查明 first_bad_seq 处的改动", file=sys.stderr)
+        return 1
+    print(
+        f"已以第 {accepted['entries']} 条记录为检查点重新签名；此前若有末尾记录被删除，已无法再发现",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def rebuild(app: AuditApplication, args: argparse.Namespace) -> int:
     folded = app.catch_up(rebuild=True)
     print(f"已从账本重建监督统计：{folded} 条记录")
@@ -117,6 +142,7 @@ def report(app: AuditApplication, args: argparse.Namespace) -> int:
 COMMANDS = {
     "replay": replay,
     "verify": verify,
+    "checkpoint": checkpoint,
     "rebuild": rebuild,
     "departments": departments,
     "report": report,

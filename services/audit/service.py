@@ -10,12 +10,14 @@ from pydantic import ConfigDict, Field, ValidationError
 
 from services.audit.application import AuditApplication
 from shared.contracts import IntegrationEvent
+from shared.contracts.manifest import Manifest
 from shared.dependencies import EventStore
 from shared.errors import InvalidError
 from shared.inputs import Admitted, WholeNumber
-from shared.messaging import integration_event_handler
+from shared.messaging import integration_event_handler, manifest_handler
 from shared.rpc import rpc
 from shared.service import HealthCheckMixin
+from shared.sightings import Sighting, dead_letter_watch
 
 log = logging.getLogger(__name__)
 
@@ -75,16 +77,40 @@ class AuditService(HealthCheckMixin):
     def on_event(self, event: IntegrationEvent) -> None:
         self.store.consume(event)
 
+    # What each relay says it published (mft-<source>--audit.on_manifest): what the ledger
+    # must come to hold.
+    @manifest_handler("catalogue")
+    @manifest_handler("approval")
+    @manifest_handler("notify")
+    @manifest_handler("gateway")
+    def on_manifest(self, manifest: Manifest) -> None:
+        self.store.record_manifest(manifest)
+
+    # Every consumer's dead letters and their replays (dlx--audit.on_dead_letter).
+    @dead_letter_watch()
+    def on_dead_letter(self, sighting: Sighting) -> None:
+        self.store.record_sighting(sighting)
+
     @timer(interval=CHECKPOINT_SECONDS)
     def keep_watch(self) -> None:
         result = self.store.advance_checkpoint()
         if not result["ok"]:
-            log.error("audit ledger fails verification at seq %s", result["first_bad_seq"])
+            log.error(
+                "audit ledger fails verification at seq %s: %s",
+                result["first_bad_seq"],
+                result.get("reason"),
+            )
+        self.store.prune_expected()
         self.store.flag_overdue_rectifications()
 
     @rpc
     def verify(self) -> dict[str, Any]:
         return self.store.verify()
+
+    @rpc
+    def completeness(self) -> dict[str, Any]:
+        """What verify says of completeness, without reading the whole chain."""
+        return self.store.completeness()
 
     @rpc
     def case_history(self, case_id: str, as_of: str | None = None) -> dict[str, Any]:

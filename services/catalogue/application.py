@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.catalogue.domain import ServiceItem, as_item, item_uuid
 from services.catalogue.search import change_feed, search_index_for
-from services.catalogue.spreadsheet import ParsedRow
+from services.catalogue.sheet_import import ParsedRow
 from services.catalogue.worklist import WorkList
 from shared.contracts.catalogue import (
     Item,

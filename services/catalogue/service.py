@@ -22,12 +22,8 @@ from pydantic import BaseModel, ValidationError
 from services.catalogue.application import Actor, CatalogueApplication, require_role
 from services.catalogue.demo import seed_demo
 from services.catalogue.flowchart import render_svg
-from services.catalogue.spreadsheet import (
-    CellError,
-    decode_workbook,
-    export_workbook,
-    parse_workbook,
-)
+from services.catalogue.sheet_import import decode_workbook, parse_workbook
+from services.catalogue.spreadsheet import CellError, export_workbook
 from shared.config import Settings, env
 from shared.contracts.catalogue import Item, ItemDraft, ReviewRequest
 from shared.departments import DEPARTMENTS

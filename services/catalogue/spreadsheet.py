@@ -14,41 +14,27 @@ Cells holding lists put one entry per line; the parts of an entry are separated 
 - 流程: one stage per line, ``并行审批 | 全阶段重审 | 国资处:2:s1-gzc; 基建处:2:s1-jjc``
   (node = 部门:时限工作日[:节点编号]; 退回规则 全阶段重审 / 仅退回节点重审)
 
-Import reads every sheet whose first row names the columns (in any order), row numbers
-are the spreadsheet's own (the header is row 1).
+Import (``sheet_import``) reads every sheet whose first row names the columns (in any
+order); row numbers are the spreadsheet's own (the header is row 1).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import io
-import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
+from openpyxl.cell import Cell
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
-from openpyxl.utils.exceptions import InvalidFileException
-from pydantic import ValidationError
 
-from shared.contracts.catalogue import ItemDraft
 from shared.departments import department_code, department_name
 
-# What openpyxl raises for bytes that are not an .xlsx workbook.
-NOT_A_WORKBOOK = (
-    InvalidFileException,
-    zipfile.BadZipFile,
-    KeyError,
-    ValueError,
-    TypeError,
-    OSError,
-)
-MAX_WORKBOOK_BYTES = 10 * 1024 * 1024
-MAX_ROWS = 2_000
 SEPARATOR = " | "
+# What a spreadsheet program would take for the start of a formula in a cell typed by hand.
+FORMULA_STARTS = ("=", "+", "-", "@")
 
 KINDS = {"form": "在线表单", "file": "电子文件", "paper": "纸质材料"}
 MODES = {"online": "线上", "offline": "线下"}
@@ -347,79 +333,15 @@ def write_sheet(sheet: Any, items: list[dict[str, Any]]) -> None:
     for row in sheet.iter_rows(min_row=2):
         for cell in row:
             cell.alignment = Alignment(wrap_text=True, vertical="top")
+            if isinstance(cell.value, str):
+                as_text(cell)
     sheet.freeze_panes = "C2"
 
 
-# -- import -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ParsedRow:
-    sheet: str
-    row: int
-    draft: ItemDraft | None
-    error: str | None = None
-
-
-def decode_workbook(content_b64: str) -> bytes:
-    if len(content_b64) > MAX_WORKBOOK_BYTES * 4 // 3 + 4:
-        raise CellError(f"文件过大（上限 {MAX_WORKBOOK_BYTES // 1024 // 1024} MB）")
-    try:
-        return base64.b64decode(content_b64, validate=True)
-    except (binascii.Error, ValueError):
-        raise CellError("文件内容不是有效的 base64 编码") from None
-
-
-def parse_workbook(content: bytes) -> list[ParsedRow]:
-    try:
-        workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except NOT_A_WORKBOOK:
-        raise CellError("不是有效的 .xlsx 文件") from None
-    try:
-        rows = [parsed for sheet in workbook.worksheets for parsed in parse_sheet(sheet)]
-    finally:
-        workbook.close()
-    if len(rows) > MAX_ROWS:
-        raise CellError(f"一次最多导入 {MAX_ROWS} 行")
-    return rows
-
-
-def parse_sheet(sheet: Any) -> Iterator[ParsedRow]:
-    rows = sheet.iter_rows(values_only=True)
-    header = [text(cell) for cell in next(rows, ())]
-    if "事项名称" not in header:
-        return
-    for number, values in enumerate(rows, start=2):
-        cells = dict(zip(header, values, strict=False))
-        if any(text(value) for value in values):
-            yield parse_row(sheet.title, number, cells)
-
-
-def parse_row(sheet: str, number: int, cells: dict[str, Any]) -> ParsedRow:
-    fields: dict[str, Any] = {}
-    try:
-        for column in COLUMNS:
-            if column.decode is not None and column.header in cells:
-                fields.update(column.decode(cells[column.header]))
-        draft = ItemDraft.model_validate(fields)
-    except CellError as exc:
-        return ParsedRow(sheet, number, None, f"{header_for(column.field)}：{exc}")
-    except ValidationError as exc:
-        return ParsedRow(sheet, number, None, describe(exc))
-    return ParsedRow(sheet, number, draft)
-
-
-def header_for(field: str | None) -> str:
-    return HEADER_OF_FIELD.get(field or "", field or "")
-
-
-def describe(exc: ValidationError) -> str:
-    messages = []
-    for error in exc.errors():
-        where = [header_for(str(error["loc"][0]))] if error["loc"] else []
-        where += [
-            str(part + 1) if isinstance(part, int) else str(part) for part in error["loc"][1:]
-        ]
-        message = str(error["msg"]).removeprefix("Value error, ")
-        messages.append(f"{'.'.join(where)}：{message}" if where else message)
-    return "；".join(messages)
+def as_text(cell: Cell) -> None:
+    """An editor's text stays text: never a formula (``=HYPERLINK(...)``), an error code
+    (``#N/A``) or a number; one that starts like a formula also gets Excel's quote prefix, so
+    editing the cell in a spreadsheet program keeps it text."""
+    cell.data_type = "s"
+    if cell.value.startswith(FORMULA_STARTS):
+        cell.quotePrefix = True

@@ -1,4 +1,5 @@
-"""The gateway's identity application: accounts as event-sourced aggregates."""
+"""The gateway's identity application: accounts as event-sourced aggregates, their stored
+events encrypted at rest (phone numbers and e-mail addresses are personal data)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.utils import get_topic
+from eventsourcing.cipher import AESCipher
+from eventsourcing.utils import Environment, get_topic
+from psycopg import sql
 
 from services.gateway.domain import Account, account_id
 from services.gateway.models import AccountDraft
+from shared.cipher import cipher_env, plain_state
 from shared.eventstore import OnetripApplication
 
 DIRECTORY_BATCH = 500
@@ -26,8 +30,8 @@ class IdentityApplication(OnetripApplication):
     name = "identity"
     service = "gateway"
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        super().__init__({**cipher_env(reads_plain=True), **(env or {})})
         self._members: dict[str, Member] = {}
         self._position = 0
         self._directory_lock = threading.Lock()
@@ -83,5 +87,39 @@ class IdentityApplication(OnetripApplication):
             self._position = notification.id
         return len(notifications) == DIRECTORY_BATCH
 
+    def encrypt_plain_events(self) -> int:
+        """Encrypts in place the events stored before encryption was turned on (their
+        meaning, ids and order unchanged); returns how many. Safe to run at every start
+        and from several instances at once."""
+        recorder: Any = self.recorder
+        strict = AESCipher(Environment(env=dict(self.env)))
+        table = sql.Identifier(recorder.datastore.schema, recorder.events_table_name)
+        select = sql.SQL(
+            "SELECT originator_id, originator_version, state FROM {} "
+            "WHERE substring(state from 1 for 1) = '\\x7b'::bytea"
+        ).format(table)
+        update = sql.SQL(
+            "UPDATE {} SET state = %s WHERE originator_id = %s AND originator_version = %s "
+            "AND state = %s"
+        ).format(table)
+        with recorder.datastore.transaction(commit=True) as cursor:
+            cursor.execute(select)
+            plain = [
+                row for row in cursor.fetchall()
+                if plain_state(row["state"]) and not _decrypts(strict, row["state"])
+            ]
+            for row in plain:
+                cursor.execute(update, (strict.encrypt(row["state"]), row["originator_id"],
+                                        row["originator_version"], row["state"]))
+        return len(plain)
+
     def _apply(self, registered: Any) -> None:
         self._members[registered.username] = Member(registered.department, tuple(registered.roles))
+
+
+def _decrypts(cipher: AESCipher, state: bytes) -> bool:
+    try:
+        cipher.decrypt(state)
+    except ValueError:
+        return False
+    return True

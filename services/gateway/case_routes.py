@@ -27,6 +27,7 @@ from services.gateway.http import (
     parse_body,
     parse_query,
 )
+from services.gateway.idempotency import IdempotentCommands, keyed
 from services.gateway.identity import Identity
 from services.gateway.models import DelegationView
 from shared.contracts.approval import (
@@ -72,6 +73,7 @@ class CaseRoutes:
     identity: Identity
     approval: Any
     files: FileStore
+    idempotency: IdempotentCommands
 
     def _caller(self, request: Request) -> User:
         return self.identity.user(request.headers.get("Authorization"))
@@ -111,7 +113,6 @@ class CaseRoutes:
             raise NotFoundError("没有这个文件")
         return Response(self.files.read(stored), status=200, content_type=stored.content_type, headers={
             "Content-Disposition": "attachment; filename*=UTF-8''" + quote(stored.name),
-            "X-Content-Type-Options": "nosniff",
         })
 
     def _own_files(self, user: User, materials: dict[str, str] | None) -> list[str]:
@@ -120,13 +121,18 @@ class CaseRoutes:
     # -- cases --------------------------------------------------------------------------
 
     @api("POST", "/api/v1/cases", summary="在线申请办件", body=CaseSubmission, response=Case,
-         status=201, tags=TAGS_CASES)
+         status=201, tags=TAGS_CASES, idempotent=True)
     def submit_case(self, request: Request) -> Response:
         user = require_roles(self._caller(request), APPLICANT)
         body = parse_body(request, CaseSubmission)
-        case = ask(self.approval, "submit_case", user.as_actor(), body.model_dump(mode="json"),
-                   self._own_files(user, body.materials))
-        return json_response(case, status=201)
+        command = body.model_dump(mode="json")
+
+        def submit(request_id: str | None) -> Response:
+            case = ask(self.approval, "submit_case", user.as_actor(), command,
+                       self._own_files(user, body.materials), **keyed(request_id))
+            return json_response(case, status=201)
+
+        return self.idempotency.answer(request, user.username, command, submit)
 
     @api("GET", "/api/v1/cases",
          summary="我的办件;工作人员:本部门参与的办件(新的在前;可选 limit≤200、offset 分页)",
@@ -142,15 +148,20 @@ class CaseRoutes:
         return json_response(ask(self.approval, "get_case", user.as_actor(), case_id[:100]))
 
     @api("POST", "/api/v1/cases/<case_id>/resubmit", summary="补正后重新提交", body=Resubmission,
-         response=Case, tags=TAGS_CASES, errors=(409,))
+         response=Case, tags=TAGS_CASES, errors=(409,), idempotent=True)
     def resubmit_case(self, request: Request, case_id: str) -> Response:
         user = self._caller(request)
         body = parse_body(request, Resubmission)
-        current = ask(self.approval, "get_case", user.as_actor(), case_id[:100])
-        cited = {**current.get("materials", {}), **(body.materials or {})}
-        case = ask(self.approval, "resubmit_case", user.as_actor(), case_id[:100],
-                   body.model_dump(mode="json", exclude_none=True), self._own_files(user, cited))
-        return json_response(case)
+        command = body.model_dump(mode="json", exclude_none=True)
+
+        def resubmit(request_id: str | None) -> Response:
+            current = ask(self.approval, "get_case", user.as_actor(), case_id[:100])
+            cited = {**current.get("materials", {}), **(body.materials or {})}
+            case = ask(self.approval, "resubmit_case", user.as_actor(), case_id[:100], command,
+                       self._own_files(user, cited), **keyed(request_id))
+            return json_response(case)
+
+        return self.idempotency.answer(request, user.username, command, resubmit)
 
     @api("POST", "/api/v1/cases/<case_id>/withdraw", summary="撤回办件", response=Case, tags=TAGS_CASES,
          errors=(409,))
@@ -188,12 +199,18 @@ class CaseRoutes:
         return json_response({"tasks": ask(self.approval, "list_tasks", user.as_actor())})
 
     @api("POST", "/api/v1/tasks/<task_id>/decision", summary="审批:通过、退回或不予通过",
-         body=DecisionRequest, response=Case, tags=TAGS_TASKS, errors=(409,))
+         body=DecisionRequest, response=Case, tags=TAGS_TASKS, errors=(409,), idempotent=True)
     def decide_task(self, request: Request, task_id: str) -> Response:
         user = self._caller(request)
         body = parse_body(request, DecisionRequest)
-        case = ask(self.approval, "decide_task", user.as_actor(), task_id[:200], body.model_dump(mode="json"))
-        return json_response(case)
+        command = body.model_dump(mode="json")
+
+        def decide(request_id: str | None) -> Response:
+            case = ask(self.approval, "decide_task", user.as_actor(), task_id[:200], command,
+                       **keyed(request_id))
+            return json_response(case)
+
+        return self.idempotency.answer(request, user.username, command, decide)
 
     @api("POST", "/api/v1/delegations", summary="委托同事代为审批(审批人)", body=DelegationRequest,
          response=DelegationView, status=201, tags=TAGS_TASKS)

@@ -12,6 +12,7 @@ from werkzeug.wrappers import Request, Response
 
 from services.gateway.auth import EDITOR, PUBLISHER, REVIEWER, User, require_roles, require_staff
 from services.gateway.backends import ask
+from services.gateway.doors import upload_limit_bytes
 from services.gateway.http import (
     BadRequestError,
     NotFoundError,
@@ -24,7 +25,6 @@ from services.gateway.http import (
 )
 from services.gateway.identity import Identity
 from services.gateway.models import ImportResult, ItemCreated, ItemList, Published, StatusView
-from shared.config import env
 from shared.contracts.catalogue import Department, Item, ItemDraft, ReviewRequest
 from shared.departments import DEPARTMENTS
 from shared.inputs import Admitted, WholeNumber
@@ -57,10 +57,6 @@ def known_item_id(item_id: str) -> str:
     if len(item_id) > ITEM_ID_MAX:
         raise NotFoundError("没有这个事项")
     return item_id
-
-
-def upload_limit_bytes() -> int:
-    return int(env("ONETRIP_MAX_UPLOAD_MB")) * 1024 * 1024
 
 
 class CatalogueRoutes:
@@ -281,7 +277,6 @@ def uploaded_xlsx(request: Request) -> bytes:
     limit = upload_limit_bytes()
     if (request.content_length or 0) > limit:
         raise PayloadTooLargeError(f"文件超过 {limit // (1024 * 1024)} MB")
-    request.max_content_length = limit
     upload = request.files.get("file")
     if upload is None:
         raise BadRequestError("需要 multipart/form-data 的 file 字段")

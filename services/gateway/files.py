@@ -23,6 +23,7 @@ from nameko.extensions import DependencyProvider
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
+from services.gateway.doors import upload_limit_bytes
 from shared.config import Settings, env
 from shared.eventstore import ensure_database, ensure_schema, schema_lock
 
@@ -60,10 +61,6 @@ class StoredFile:
         view = asdict(self)
         view.pop("owner")
         return view
-
-
-def upload_limit_bytes() -> int:
-    return int(env("ONETRIP_MAX_UPLOAD_MB")) * 1024 * 1024
 
 
 def safe_name(raw: str | None) -> str:
@@ -261,4 +258,11 @@ class Files(DependencyProvider):
         return self.store
 
 
-__all__ = ["FileStore", "FileTooLargeError", "Files", "StoredFile", "UnsupportedFileTypeError"]
+__all__ = [
+    "FileStore",
+    "FileTooLargeError",
+    "Files",
+    "StoredFile",
+    "UnsupportedFileTypeError",
+    "upload_limit_bytes",
+]

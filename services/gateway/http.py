@@ -14,10 +14,16 @@ from nameko.exceptions import RemoteError
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import WebServer, WsgiApp
 from pydantic import BaseModel, ValidationError
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.exceptions import (
+    HTTPException,
+    MethodNotAllowed,
+    NotFound,
+    RequestEntityTooLarge,
+)
 from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Request, Response
 
+from services.gateway import doors
 from shared.inputs import MalformedJsonError, UnstorableError, check_storable, text_problem
 from shared.inputs import loads as load_json
 
@@ -25,7 +31,7 @@ log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
 
-MAX_JSON_BYTES = 1024 * 1024
+MAX_JSON_BYTES = doors.JSON_BYTES
 
 
 class ApiError(Exception):
@@ -91,6 +97,9 @@ REMOTE_ERRORS: dict[str, type[ApiError]] = {
     "ConflictError": ConflictError,
     "InvalidError": UnprocessableError,
     "RateLimitedError": RateLimitedError,
+    # a service refused the gateway's caller assertion (bus keys differ, or a bug named
+    # someone other than the signed-in user)
+    "UntrustedCallerError": ForbiddenError,
 }
 
 
@@ -156,8 +165,7 @@ def response_for(exc: BaseException) -> Response:
 def read_json(request: Request) -> Any:
     if (request.content_length or 0) > MAX_JSON_BYTES:
         raise PayloadTooLargeError(f"请求体超过 {MAX_JSON_BYTES // 1024} KB")
-    request.max_content_length = MAX_JSON_BYTES  # also bounds a body sent without a length
-    raw = request.get_data(cache=True)
+    raw = request.get_data(cache=True)  # a body without a length is bounded at the door
     if not raw:
         raise BadRequestError("请求体为空,需要 JSON")
     try:
@@ -224,6 +232,7 @@ class RouteDoc:
     query: type[BaseModel] | None = None
     content_type: str | tuple[str, ...] = "application/json"
     upload_field: str | None = None
+    idempotent: bool = False  # takes an Idempotency-Key header (services.gateway.idempotency)
     errors: tuple[int, ...] = ()
     answers: dict[int, type[BaseModel]] = field(default_factory=dict)
     asks: bool = True
@@ -259,24 +268,36 @@ def routing_problem(exc: HTTPException, request: Request) -> Response:
 
 
 class ProblemWsgiApp(WsgiApp):  # type: ignore[misc]
-    """nameko's WSGI app, but an unknown path or method answers problem+json, not HTML."""
+    """nameko's WSGI app, but an unknown path or method answers problem+json, not HTML; every
+    answer carries the security headers; a body left unread is not drained but cut off."""
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        request = GatedRequest(environ, shallow=True)
+        response = doors.secured(self._answer(GatedRequest(environ, shallow=True), environ))
+        if doors.body_left_unread(environ):
+            doors.close_after_answer(environ)
+        return response(environ, start_response)
+
+    def _answer(self, request: Request, environ: dict[str, Any]) -> Response:
         adapter = self.url_map.bind_to_environ(environ)
         try:
             provider, values = adapter.match()
         except RequestRedirect as redirect:
-            return redirect(environ, start_response)
+            return redirect.get_response(environ)
         except HTTPException as exc:
-            return routing_problem(exc, request)(environ, start_response)
+            return routing_problem(exc, request)
         request.path_values = values  # type: ignore[attr-defined]
-        return provider.handle_request(request)(environ, start_response)
+        response: Response = provider.handle_request(request)
+        return response
 
 
 class ProblemWebServer(WebServer):  # type: ignore[misc]
     def get_wsgi_app(self) -> ProblemWsgiApp:
         return ProblemWsgiApp(self)
+
+    def get_wsgi_server(
+        self, sock: Any, wsgi_app: Any, protocol: Any = None, debug: bool = False
+    ) -> Any:
+        return super().get_wsgi_server(sock, wsgi_app, protocol=doors.DoorProtocol, debug=debug)
 
     def process_request(self, sock: socket.socket, address: Any) -> None:
         # eventlet writes a response's head and body in separate sends; with Nagle's
@@ -287,16 +308,42 @@ class ProblemWebServer(WebServer):  # type: ignore[misc]
 
 
 class ApiRoute(HttpRequestHandler):  # type: ignore[misc]
-    """nameko's http entrypoint whose failures answer as problem+json, never a stack trace."""
+    """nameko's http entrypoint whose failures answer as problem+json, never a stack trace.
+
+    Its body is bounded before anything reads it: ``uploads`` files (``ONETRIP_MAX_UPLOAD_MB``
+    each) and a small form, or a JSON body (a page's form for pages) when it takes no file. A
+    larger Content-Length is refused unread; a body streamed without one stops at the bound."""
 
     server = ProblemWebServer()
+    plain_body_bytes = doors.JSON_BYTES
+
+    def __init__(self, method: str, url: str, *, uploads: int = 0, **kwargs: Any) -> None:
+        super().__init__(method, url, **kwargs)
+        self.uploads = uploads
+
+    @property
+    def body_limit(self) -> int:
+        return doors.body_limit(self.uploads, self.plain_body_bytes)
+
+    def handle_request(self, request: Request) -> Response:
+        limit = self.body_limit
+        if (request.content_length or 0) > limit:
+            return self.response_from_exception(PayloadTooLargeError(doors.too_large(limit)))
+        doors.bound_body(request.environ, limit)
+        response: Response = super().handle_request(request)
+        return response
+
+    def explained(self, exc: BaseException) -> BaseException:
+        if isinstance(exc, RequestEntityTooLarge):  # a body streamed past the bound
+            return PayloadTooLargeError(doors.too_large(self.body_limit))
+        return exc
 
     def get_entrypoint_parameters(self, request: Request) -> tuple[tuple[Any, ...], dict[str, Any]]:
         admit_address(request)
         return super().get_entrypoint_parameters(request)  # type: ignore[no-any-return]
 
     def response_from_exception(self, exc: BaseException) -> Response:
-        return response_for(exc)
+        return response_for(self.explained(exc))
 
     def response_from_result(self, result: Any) -> Response:
         if isinstance(result, Response):
@@ -306,10 +353,12 @@ class ApiRoute(HttpRequestHandler):  # type: ignore[misc]
 
 def api(method: str, path: str, **doc: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """An API route, documented by ``RouteDoc(method, path, **doc)``."""
-    ROUTES.append(RouteDoc(method, path, **doc))
+    route_doc = RouteDoc(method, path, **doc)
+    ROUTES.append(route_doc)
 
     def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
-        route = ApiRoute.decorator(method, path, expected_exceptions=EXPECTED)
+        uploads = 1 if route_doc.upload_field else 0
+        route = ApiRoute.decorator(method, path, expected_exceptions=EXPECTED, uploads=uploads)
         return route(fn)  # type: ignore[no-any-return]
 
     return decorator

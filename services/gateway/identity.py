@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import time
@@ -16,9 +17,11 @@ from nameko.extensions import DependencyProvider
 from services.gateway.application import IdentityApplication
 from services.gateway.auth import IdentityProvider, LocalPasswordProvider, User, bearer_token
 from services.gateway.demo import seed_demo_accounts
+from services.gateway.doors import trusted_proxies
 from services.gateway.http import RateLimitedError, UnauthorizedError
-from services.gateway.throttle import LoginThrottle
+from services.gateway.throttle import LoginPolicy, LoginThrottle
 from services.gateway.tokens import InvalidTokenError, TokenIssuer
+from shared.caller import act_for
 from shared.config import Settings, env
 from shared.eventstore import open_application
 
@@ -43,10 +46,12 @@ class Identity:
         tokens: TokenIssuer,
         account_seconds: float | None = None,
         clock: Callable[[], float] = time.monotonic,
+        address_throttle: LoginThrottle | None = None,
     ) -> None:
         self.accounts = accounts
         self.provider = provider
         self.throttle = throttle
+        self.address_throttle = address_throttle
         self.tokens = tokens
         # Who a token names is looked up on every request; the account, kept for a few
         # seconds (ONETRIP_ACCOUNT_CACHE_SECONDS, 0 = never), saves a store read each time.
@@ -58,20 +63,28 @@ class Identity:
         self._users: TTLCache[str, User] | None = (
             TTLCache(ACCOUNT_CACHE_SIZE, seconds, timer=clock) if seconds > 0 else None
         )
+        self.signed_in: Callable[[User], None] = lambda user: None
 
-    def login(self, username: str, password: str) -> tuple[str, User]:
+    def for_worker(self, signed_in: Callable[[User], None]) -> Identity:
+        """This identity for one request: ``signed_in`` learns who the request turns out to be."""
+        bound = copy.copy(self)
+        bound.signed_in = signed_in
+        return bound
+
+    def login(self, username: str, password: str, address: str | None = None) -> tuple[str, User]:
+        """A token for these credentials. Throttled per client ``address`` (when known) and per
+        username; each attempt is counted before the password is checked."""
         now = datetime.now(UTC)
-        window = self.throttle.attempt(username, now)
-        if not self.throttle.policy.allows(window):
-            wait = self.throttle.policy.retry_after_seconds(window, now)
-            raise RateLimitedError(
-                f"登录失败次数过多,请 {max(1, wait // 60)} 分钟后再试",
-                headers={"Retry-After": str(wait)},
-            )
+        if address is not None and self.address_throttle is not None:
+            admit(self.address_throttle, address, now, "来自您所在网络地址的登录失败次数过多")
+        admit(self.throttle, username, now, "登录失败次数过多")
         user = self.provider.authenticate(username, password)
         if user is None:
             raise UnauthorizedError("用户名或密码错误")
         self.throttle.clear(username)
+        if address is not None and self.address_throttle is not None:
+            self.address_throttle.take_back(address)
+        self.signed_in(user)
         return self.tokens.issue(user.username), user
 
     def user(self, authorization: str | None) -> User:
@@ -93,6 +106,7 @@ class Identity:
         user = self._user_named(username)
         if user is None:
             raise UnauthorizedError("账号不存在,请重新登录")
+        self.signed_in(user)
         return user
 
     def _user_named(self, username: str) -> User | None:
@@ -107,6 +121,19 @@ class Identity:
         return user
 
 
+def admit(throttle: LoginThrottle, key: str, now: datetime, why: str) -> None:
+    window = throttle.attempt(key, now)
+    if not throttle.policy.allows(window):
+        wait = throttle.policy.retry_after_seconds(window, now)
+        raise RateLimitedError(
+            f"{why},请 {max(1, wait // 60)} 分钟后再试", headers={"Retry-After": str(wait)}
+        )
+
+
+def address_policy() -> LoginPolicy:
+    return LoginPolicy(limit=int(env("ONETRIP_LOGIN_ADDRESS_LIMIT")))
+
+
 class IdentityStore(DependencyProvider):  # type: ignore[misc]
     """Opens the identity application once per container and seeds the demo accounts."""
 
@@ -116,9 +143,20 @@ class IdentityStore(DependencyProvider):  # type: ignore[misc]
     def setup(self) -> None:
         settings = Settings()
         accounts = open_application(IdentityApplication, IdentityApplication.service, settings)
+        if encrypted := accounts.encrypt_plain_events():
+            log.info("encrypted %d account events stored in the clear", encrypted)
         recorder: Any = accounts.recorder
         throttle = LoginThrottle(recorder.datastore, IdentityApplication.service)
         throttle.create_table()
+        by_address = LoginThrottle(
+            recorder.datastore,
+            IdentityApplication.service,
+            address_policy(),
+            table="login_attempts_by_address",
+            key="address",
+        )
+        by_address.create_table()
+        trusted_proxies(env("ONETRIP_TRUSTED_PROXIES"))  # a bad setting stops the start
         if env("ONETRIP_DEMO") == "1":
             seed_demo_accounts(accounts, settings.database.conninfo())
         self.identity = Identity(
@@ -126,6 +164,7 @@ class IdentityStore(DependencyProvider):  # type: ignore[misc]
             LocalPasswordProvider(accounts, run_blocking=tpool.execute),
             throttle,
             TokenIssuer(env("ONETRIP_SECRET_KEY"), timedelta(hours=token_hours())),
+            address_throttle=by_address,
         )
 
     def stop(self) -> None:
@@ -137,4 +176,5 @@ class IdentityStore(DependencyProvider):  # type: ignore[misc]
 
     def get_dependency(self, worker_ctx: Any) -> Identity:
         assert self.identity is not None
-        return self.identity
+        # The services this request calls learn who it is from the gateway's signed assertion.
+        return self.identity.for_worker(lambda user: act_for(worker_ctx, user.as_actor()))

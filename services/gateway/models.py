@@ -11,6 +11,7 @@ from services.gateway.domain import ROLES
 from shared.contracts.catalogue import ItemSummary
 from shared.departments import DEPARTMENTS
 from shared.inputs import Admitted
+from shared.personal import EMAIL_PATTERN, PHONE_PATTERN
 
 Username = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")]
 
@@ -41,10 +42,8 @@ class AccountDraft(Admitted):
     name: Annotated[str, Field(min_length=1, max_length=50)]
     department: str
     roles: list[Literal[ROLES]]  # type: ignore[valid-type]
-    phone: Annotated[str, Field(pattern=r"^[0-9+\- ]{3,20}$")]
-    email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=200)] | None = (
-        None
-    )
+    phone: Annotated[str, Field(pattern=PHONE_PATTERN, max_length=20)]
+    email: Annotated[str, Field(pattern=EMAIL_PATTERN, max_length=200)] | None = None
 
     @field_validator("department")
     @classmethod

@@ -130,7 +130,7 @@ def _operation(route: RouteDoc, refs: dict[Any, Any]) -> dict[str, Any]:
         op["requestBody"] = body
     if not route.public:
         op["security"] = [{"bearer": []}]
-    params = _path_parameters(route) + _query_parameters(route)
+    params = _path_parameters(route) + _query_parameters(route) + _header_parameters(route)
     if params:
         op["parameters"] = params
     return op
@@ -140,6 +140,8 @@ def problem_statuses(route: RouteDoc) -> list[int]:
     """Every problem+json status the route can answer: 422 always (the gate reads every query
     and path), the rest from its shape and its ``errors``."""
     statuses = {422, *route.errors}
+    if route.idempotent:
+        statuses.add(409)  # the first request with this Idempotency-Key is still being answered
     if route.body is not None or route.upload_field is not None:
         statuses |= {400, 413}
     if route.upload_field is not None:
@@ -202,6 +204,23 @@ def _path_parameters(route: RouteDoc) -> list[dict[str, Any]]:
         {"name": name, "in": "path", "required": True, "schema": schema}
         for name in route.path_params
     ]
+
+
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "可选。客户端为这次操作生成的唯一键(如 UUID),超时后重试时原样带上:同一用户、同一键、同一请求体"
+        "在保留期(默认 24 小时)内只生效一次,重试得到第一次的应答(状态码与内容,并带 Idempotent-Replayed: true);"
+        "同一键配另一请求体为 422;第一次仍在处理时为 409,按 Retry-After 稍后重试。"
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7e]+$"},
+}
+
+
+def _header_parameters(route: RouteDoc) -> list[dict[str, Any]]:
+    return [IDEMPOTENCY_KEY] if route.idempotent else []
 
 
 def _query_parameters(route: RouteDoc) -> list[dict[str, Any]]:

@@ -6,14 +6,15 @@ from typing import Any
 
 import eventlet
 from nameko.exceptions import RemoteError, UnknownService
-from nameko.rpc import RpcProxy
 from werkzeug.wrappers import Request, Response
 
 from services.gateway import openapi
 from services.gateway.case_routes import CaseRoutes
 from services.gateway.catalogue_routes import CatalogueRoutes
+from services.gateway.doors import client_address
 from services.gateway.files import Files, FileStore
 from services.gateway.http import api, json_response, parse_body
+from services.gateway.idempotency import Idempotency, IdempotentCommands
 from services.gateway.identity import Identity, IdentityStore
 from services.gateway.models import (
     DepartmentList,
@@ -24,6 +25,7 @@ from services.gateway.models import (
 )
 from services.gateway.supervision_routes import SupervisionRoutes
 from services.gateway.web.pages import PageRoutes
+from shared.caller import SignedRpcProxy
 from shared.departments import DEPARTMENTS
 from shared.errors import NotFoundError
 from shared.rpc import rpc
@@ -35,12 +37,13 @@ HEALTH_TIMEOUT_SECONDS = 3.0
 class GatewayService(CatalogueRoutes, CaseRoutes, PageRoutes, SupervisionRoutes):
     name = "gateway"
 
-    catalogue = RpcProxy("catalogue")
-    approval = RpcProxy("approval")
-    notify = RpcProxy("notify")
-    audit = RpcProxy("audit")
+    catalogue = SignedRpcProxy("catalogue")
+    approval = SignedRpcProxy("approval")
+    notify = SignedRpcProxy("notify")
+    audit = SignedRpcProxy("audit")
     identity: Identity = IdentityStore()  # type: ignore[assignment]
     files: FileStore = Files()  # type: ignore[assignment]
+    idempotency: IdempotentCommands = Idempotency()  # type: ignore[assignment]
 
     @api("GET", "/healthz", summary="各服务是否在总线上应答(全部应答为 200,否则 503)",
          response=Health, answers={503: Health}, public=True, tags=["health"])
@@ -81,7 +84,9 @@ class GatewayService(CatalogueRoutes, CaseRoutes, PageRoutes, SupervisionRoutes)
          response=SessionView, public=True, tags=["session"], errors=(401, 429), asks=False)
     def create_session(self, request: Request) -> Response:
         credentials = parse_body(request, SessionRequest)
-        token, user = self.identity.login(credentials.username, credentials.password)
+        token, user = self.identity.login(
+            credentials.username, credentials.password, client_address(request.environ)
+        )
         return json_response({"token": token, "user": user.as_actor()})
 
     @api("GET", "/api/v1/me", summary="当前登录的用户", response=UserView, tags=["session"],

@@ -131,7 +131,7 @@ class SupervisionRoutes:
         as_of = parse_query(request, AsOf).as_of
         return json_response(ask(self.audit, "case_history", case_id[:100], as_of))
 
-    @api("GET", "/api/v1/audit/verify", summary="重新计算整条哈希链,并核对账本是否缺少已发布的事件",
+    @api("GET", "/api/v1/audit/verify", summary="重新计算整条哈希链,并核对各服务发布的事件是否都已记入账本",
          response=Verification, tags=TAGS_AUDIT)
     def audit_verify(self, request: Request) -> Response:
         self._supervisor(request)

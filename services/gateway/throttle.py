@@ -1,8 +1,11 @@
-"""Login throttling: at most ``limit`` attempts per username in a window.
+"""Login throttling: at most ``limit`` attempts per username, and per client address, in a window.
 
 An attempt is counted *before* the password is checked, atomically in PostgreSQL, so
 parallel guesses through several gateway instances cannot slip past the limit. A
-successful login clears the count.
+successful login clears its username's count and takes its own attempt back from its
+address's count, so an address counts failures: password spraying (one guess for each of
+many accounts) from one address is limited, while the many people behind one campus NAT
+who log in correctly are not.
 """
 
 from __future__ import annotations
@@ -43,12 +46,22 @@ class LoginPolicy:
 
 
 class LoginThrottle:
-    """Keeps the windows in ``<schema>.login_attempts`` through the event store's pool."""
+    """Keeps the windows in ``<schema>.<table>`` through the event store's pool, one row per
+    ``key`` (a username, or a client address)."""
 
-    def __init__(self, datastore: Any, schema: str, policy: LoginPolicy | None = None) -> None:
+    def __init__(
+        self,
+        datastore: Any,
+        schema: str,
+        policy: LoginPolicy | None = None,
+        table: str = "login_attempts",
+        key: str = "username",
+    ) -> None:
         self.datastore = datastore
         self.policy = policy or LoginPolicy()
-        self.table = sql.Identifier(schema, "login_attempts")
+        self.name = table
+        self.table = sql.Identifier(schema, table)
+        self.key = sql.Identifier(key)
 
     def create_table(self) -> None:
         with self.datastore.transaction(commit=True) as cursor:
@@ -56,54 +69,70 @@ class LoginThrottle:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", (CREATE_LOCK,))
             cursor.execute(
                 sql.SQL(
-                    "CREATE TABLE IF NOT EXISTS {} (username text PRIMARY KEY, "
+                    "CREATE TABLE IF NOT EXISTS {} ({} text PRIMARY KEY, "
                     "window_started_at timestamptz NOT NULL, attempts integer NOT NULL)"
-                ).format(self.table)
+                ).format(self.table, self.key)
             )
             cursor.execute(
-                sql.SQL(
-                    "CREATE INDEX IF NOT EXISTS login_attempts_started ON {} (window_started_at)"
-                ).format(self.table)
+                sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (window_started_at)").format(
+                    sql.Identifier(f"{self.name}_started"), self.table
+                )
             )
 
-    def attempt(self, username: str, now: datetime | None = None) -> Window:
+    def attempt(self, key: str, now: datetime | None = None) -> Window:
         """Counts one attempt and returns the window it falls in."""
         moment = now or datetime.now(UTC)
         with self.datastore.transaction(commit=True) as cursor:
-            window = self._locked_window(cursor, username, moment)
+            window = self._locked_window(cursor, key, moment)
             counted = self.policy.count(window, moment)
             cursor.execute(
-                sql.SQL(
-                    "UPDATE {} SET window_started_at = %s, attempts = %s WHERE username = %s"
-                ).format(self.table),
-                (counted.started_at, counted.attempts, username),
+                sql.SQL("UPDATE {} SET window_started_at = %s, attempts = %s WHERE {} = %s").format(
+                    self.table, self.key
+                ),
+                (counted.started_at, counted.attempts, key),
             )
         return counted
 
-    def clear(self, username: str, now: datetime | None = None) -> None:
-        """Forgets this user's attempts, and every window that is over anyway."""
+    def clear(self, key: str, now: datetime | None = None) -> None:
+        """Forgets this key's attempts, and every window that is over anyway."""
         expired_before = (now or datetime.now(UTC)) - self.policy.period
         with self.datastore.transaction(commit=True) as cursor:
             cursor.execute(
-                sql.SQL("DELETE FROM {} WHERE username = %s OR window_started_at < %s").format(
-                    self.table
+                sql.SQL("DELETE FROM {} WHERE {} = %s OR window_started_at < %s").format(
+                    self.table, self.key
                 ),
-                (username, expired_before),
+                (key, expired_before),
             )
 
-    def _locked_window(self, cursor: Any, username: str, now: datetime) -> Window | None:
+    def take_back(self, key: str, now: datetime | None = None) -> None:
+        """Uncounts one attempt that turned out to be a successful login, and forgets every
+        window that is over anyway."""
+        expired_before = (now or datetime.now(UTC)) - self.policy.period
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                sql.SQL("UPDATE {} SET attempts = greatest(attempts - 1, 0) WHERE {} = %s").format(
+                    self.table, self.key
+                ),
+                (key,),
+            )
+            cursor.execute(
+                sql.SQL("DELETE FROM {} WHERE window_started_at < %s").format(self.table),
+                (expired_before,),
+            )
+
+    def _locked_window(self, cursor: Any, key: str, now: datetime) -> Window | None:
         cursor.execute(
             sql.SQL(
-                "INSERT INTO {} (username, window_started_at, attempts) VALUES (%s, %s, 0) "
-                "ON CONFLICT (username) DO NOTHING"
-            ).format(self.table),
-            (username, now),
+                "INSERT INTO {} ({}, window_started_at, attempts) VALUES (%s, %s, 0) "
+                "ON CONFLICT ({}) DO NOTHING"
+            ).format(self.table, self.key, self.key),
+            (key, now),
         )
         cursor.execute(
-            sql.SQL(
-                "SELECT window_started_at, attempts FROM {} WHERE username = %s FOR UPDATE"
-            ).format(self.table),
-            (username,),
+            sql.SQL("SELECT window_started_at, attempts FROM {} WHERE {} = %s FOR UPDATE").format(
+                self.table, self.key
+            ),
+            (key,),
         )
         row = cursor.fetchone()
         if row is None or row["attempts"] == 0:

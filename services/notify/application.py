@@ -6,10 +6,7 @@ delivered by being stored; SMS and e-mail wait for the dispatcher (``delivery.py
 """
 from __future__ import annotations
 
-import base64
-import hashlib
 import logging
-import os
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +17,7 @@ from eventsourcing.persistence import IntegrityError, Tracking
 
 from services.notify.audience import Delivery
 from services.notify.domain import SYSTEM, Notification
+from shared.cipher import cipher_env
 from shared.contracts import SCHEMA_VERSION, IntegrationEvent
 from shared.errors import NotFoundError
 from shared.eventstore import (
@@ -31,19 +29,6 @@ from shared.eventstore import (
 from shared.logs import mask
 
 log = logging.getLogger(__name__)
-
-DEVELOPMENT_CIPHER_KEY = "onetrip-local-development-cipher-key-change-me"
-
-
-def cipher_secret() -> str:
-    return os.environ.get("ONETRIP_CIPHER_KEY") or DEVELOPMENT_CIPHER_KEY
-
-
-def cipher_env() -> dict[str, str]:
-    # Any passphrase works: AES-256 wants exactly 32 bytes, so hash it to that size.
-    key = base64.b64encode(hashlib.sha256(cipher_secret().encode()).digest()).decode()
-    return {"CIPHER_TOPIC": "eventsourcing.cipher:AESCipher", "CIPHER_KEY": key}
-
 
 def utcnow() -> datetime:
     return datetime.now(UTC)

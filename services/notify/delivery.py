@@ -20,6 +20,7 @@ from services.notify.application import NotifyApplication, utcnow
 from services.notify.domain import Notification
 from services.notify.senders import DeliveryError, Outgoing, Sender
 from services.notify.worktable import Claim, SmsLimits, WorkTable
+from shared.config import fault
 from shared.logs import mask
 
 log = logging.getLogger(__name__)
@@ -30,13 +31,6 @@ Mapper = Callable[[Callable[[Claim], str], Iterable[Claim]], Iterator[str]]
 
 def _env_float(name: str, default: float) -> float:
     return float(os.environ.get(name) or default)
-
-
-def _fault(point: str) -> None:
-    """Crash here when a test asks for it: ONETRIP_FAULT names the point."""
-    if os.environ.get("ONETRIP_FAULT") == point:
-        log.warning("fault injection: exiting at %s", point)
-        os._exit(17)
 
 
 @dataclass(frozen=True)
@@ -137,7 +131,7 @@ class Dispatcher:
             receipt = self.senders[notification.channel].send(_outgoing(notification))
         except DeliveryError as exc:
             return self._attempt_failed(notification, exc)
-        _fault("notify_after_provider_accepted")
+        fault("notify_after_provider_accepted")
         self.app.record_sent(notification.id, receipt.provider_id, self.clock())
         self.work.finish(notification.id, "sent")
         log.info("sent %s %s to %s", notification.channel, notification.id, mask(notification.address))

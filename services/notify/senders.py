@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import smtplib
+import ssl
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -95,6 +96,10 @@ def _sms_receipt(status: int, body: dict[str, object]) -> Receipt:
 
 
 class SmtpSender:
+    """E-mail over SMTP. STARTTLS whenever the server offers it, and always before a login
+    (credentials never cross in clear); the server's certificate and host name are verified
+    against the system's CAs, or ``ONETRIP_SMTP_CA_FILE`` (a campus CA's bundle)."""
+
     channel = "email"
 
     def __init__(
@@ -109,21 +114,32 @@ class SmtpSender:
         self.sender = sender or os.environ.get("ONETRIP_SMTP_FROM") or "onetrip@localhost"
         self.user = os.environ.get("ONETRIP_SMTP_USER") or ""
         self.password = os.environ.get("ONETRIP_SMTP_PASSWORD") or ""
+        self.ca_file = os.environ.get("ONETRIP_SMTP_CA_FILE") or None
         self.timeout = timeout
 
     def send(self, message: Outgoing) -> Receipt:
         email = self._email(message)
         try:
             with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+                self._secure(smtp)
                 if self.user:
-                    smtp.starttls()
                     smtp.login(self.user, self.password)
                 smtp.send_message(email)
         except smtplib.SMTPRecipientsRefused as exc:
             raise DeliveryError(f"收件地址被拒绝: {_first_refusal(exc)}", permanent=True) from exc
+        except ssl.SSLCertVerificationError as exc:
+            raise DeliveryError(f"SMTP 服务器证书未通过验证: {exc.verify_message}") from exc
         except (smtplib.SMTPException, OSError) as exc:
             raise DeliveryError(f"SMTP: {exc}") from exc
         return Receipt(str(email["Message-ID"]))
+
+    def _secure(self, smtp: smtplib.SMTP) -> None:
+        smtp.ehlo()
+        if smtp.has_extn("starttls"):
+            smtp.starttls(context=ssl.create_default_context(cafile=self.ca_file))
+            smtp.ehlo()
+        elif self.user:
+            raise DeliveryError("SMTP 服务器不支持 STARTTLS,不以明文发送口令")
 
     def _email(self, message: Outgoing) -> EmailMessage:
         email = EmailMessage()

@@ -5,7 +5,6 @@ import threading
 from typing import Annotated, Any
 
 from nameko.extensions import DependencyProvider
-from nameko.rpc import RpcProxy
 from pydantic import Field, TypeAdapter, ValidationError
 
 from services.notify.application import NotifyApplication, utcnow
@@ -15,6 +14,7 @@ from services.notify.directory import CachedDirectory, ContactCache, RpcDirector
 from services.notify.messages import Templates
 from services.notify.senders import HttpSmsSender, SmtpSender
 from services.notify.worktable import WorkTable
+from shared.caller import SignedRpcProxy
 from shared.contracts import IntegrationEvent
 from shared.dependencies import EventStore
 from shared.errors import InvalidError
@@ -91,7 +91,7 @@ class NotifyService(HealthCheckMixin):
     store: NotifyApplication = EventStore(NotifyApplication)  # type: ignore[assignment]
     delivery: Runtime = Delivery()  # type: ignore[assignment]
     contacts: ContactCache = Contacts()  # type: ignore[assignment]
-    gateway = RpcProxy("gateway")
+    gateway = SignedRpcProxy("gateway")
 
     @integration_event_handler("catalogue", "*")
     def on_catalogue_event(self, event: IntegrationEvent) -> None:
@@ -110,8 +110,8 @@ class NotifyService(HealthCheckMixin):
             self.delivery.dispatcher.wake()
 
     @rpc
-    def list_notifications(self, username: str) -> list[dict[str, Any]]:
-        valid = _valid(Username, username)
+    def list_notifications(self, actor: str) -> list[dict[str, Any]]:
+        valid = _valid(Username, actor)
         self.delivery.work.sync()
         return self.store.views(self.delivery.work.of_recipient(valid))
 

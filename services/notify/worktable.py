@@ -18,8 +18,9 @@ from eventsourcing.utils import get_topic
 from psycopg import sql
 from psycopg.rows import tuple_row
 
-from services.notify.application import NotifyApplication, cipher_secret
+from services.notify.application import NotifyApplication
 from services.notify.domain import Notification
+from shared.cipher import cipher_secret
 
 QUEUED_TOPIC = get_topic(Notification.Queued)
 SYNC_BATCH = 500

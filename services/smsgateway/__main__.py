@@ -1,16 +1,16 @@
 """``python -m services.smsgateway``: the local SMS gateway on ``ONETRIP_SMS_PORT``."""
 from __future__ import annotations
 
-import logging.config
+import logging
 import os
 from pathlib import Path
 
 from services.smsgateway.server import Ledger, serve
-from shared.logs import logging_config
+from shared.logs import configure_logging
 
 
 def main() -> None:
-    logging.config.dictConfig(logging_config(os.environ.get("ONETRIP_LOG_LEVEL") or "INFO"))
+    configure_logging(os.environ.get("ONETRIP_LOG_LEVEL") or "INFO")
     host = os.environ.get("ONETRIP_SMS_HOST") or "127.0.0.1"
     port = int(os.environ.get("ONETRIP_SMS_PORT") or 8090)
     path = Path(os.environ.get("ONETRIP_SMS_DB") or "var/smsgateway.sqlite3")

@@ -42,21 +42,39 @@ class Checkpoint(View):
 
 
 class MissingEvent(View):
-    service: str
-    notification_id: int
-    reason: str
+    service: str = Field(description="发布该事件的服务")
+    notification_id: int = Field(description="该服务通知日志中的序号")
+    reason: str = Field(description="为何认定缺失:死信原因,或发布清单列出后逾期未到")
+    type: str | None = None
+    event_id: str | None = None
+    since: str | None = Field(None, description="转入死信或清单列出的时间")
+
+
+class DeadLetterView(View):
+    dead_letter_id: str
+    queue: str = Field(description="消息原所在的队列")
+    consumer: str | None = Field(description="无法处理它的服务")
+    service: str | None
+    notification_id: int | None
+    event_id: str | None
+    type: str | None
+    reason: str | None
+    at: str
 
 
 class Verification(View):
-    ok: bool
+    ok: bool = Field(description="哈希链完整、与已签名检查点一致,且 missing 为空")
+    intact: bool = Field(description="哈希链完整且与已签名检查点一致(不论是否缺少事件)")
     entries: int
     head: str
     first_bad_seq: int | None
-    reason: str | None = None
-    checkpoint: Checkpoint | None = None
-    missing: list[MissingEvent] = Field(
-        default=[], description="已发布却不在账本中的事件(例如进入死信队列的)"
-    )
+    reason: str | None
+    checkpoint: Checkpoint | None
+    missing: list[MissingEvent] = Field(default=[], description="各服务已发布而账本没有的事件")
+    missing_total: int
+    dead_letters: list[DeadLetterView] = Field(description="任一服务无法处理、等待重放的死信")
+    dead_letters_total: int
+    grace_seconds: float = Field(description="清单列出的事件在此时限内未到不算缺失")
 
 
 class DepartmentFigures(View):

@@ -6,7 +6,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Locator,
+    Page,
+    sync_playwright,
+)
 
 from tests.support.gateway import DEMO_PASSWORD, Api
 from tests.support.hall import running_hall
@@ -46,15 +53,26 @@ def hall(processes: ProcessGroup, service_env: dict[str, str], tmp_path: Path) -
 Person = Callable[..., Page]
 
 
+CSP_VIOLATION = "Content Security Policy"
+
+
 @pytest.fixture
 def person(browser: Browser, hall: Api) -> Iterator[Person]:
-    """``person("teacher1")``: a browser context of its own, signed in through the login page."""
+    """``person("teacher1")``: a browser context of its own, signed in through the login page.
+    Every page it opens is watched: what the pages' Content-Security-Policy refused (an inline
+    script or style, a handler) fails the test."""
     contexts: list[BrowserContext] = []
+    refused: list[str] = []
+
+    def watch(message: ConsoleMessage) -> None:
+        if message.type == "error" and CSP_VIOLATION in message.text:
+            refused.append(f"{message.location.get('url')}: {message.text}")
 
     def open_as(username: str | None = None, width: int = 1280) -> Page:
         context = browser.new_context(
             base_url=hall.base_url, viewport={"width": width, "height": 900}, locale="zh-CN"
         )
+        context.on("console", watch)
         contexts.append(context)
         page = context.new_page()
         if username is not None:
@@ -64,6 +82,7 @@ def person(browser: Browser, hall: Api) -> Iterator[Person]:
     yield open_as
     for context in contexts:
         context.close()
+    assert not refused, "the pages' CSP refused:\n" + "\n".join(refused)
 
 
 def log_in(page: Page, username: str) -> None:

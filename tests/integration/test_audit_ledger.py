@@ -236,3 +236,44 @@ def test_replay_before_the_submission_has_no_state_and_a_bad_time_is_refused(
         audit.case_history(story.case_id, as_of="昨天")
     with pytest.raises(NotFoundError):
         audit.case_history("no-such-case")
+
+
+def test_a_deleted_checkpoint_fails_verify_and_a_tail_cut_after_it_does_not_go_unnoticed(
+    twenty: AuditApplication, database_url: str, tmp_path: Path
+) -> None:
+    # When someone deletes the checkpoint file and then cuts the last three entries
+    (tmp_path / "audit-checkpoint.json").unlink()
+    sql(database_url, "DELETE FROM audit.ledger WHERE seq > 17")
+    # Then verify does not take the missing file for "no checkpoint yet"
+    result = twenty.verify()
+    assert (result["ok"], result["entries"], result["checkpoint"]) == (False, 17, None)
+    assert "缺少已签名的检查点" in result["reason"] and "checkpoint --accept" in result["reason"]
+    # And neither the running service's periodic check nor another verify signs it again
+    assert twenty.advance_checkpoint()["ok"] is False
+    assert twenty.verify()["ok"] is False
+    assert not (tmp_path / "audit-checkpoint.json").exists()
+
+
+def test_a_brand_new_ledger_starts_with_the_genesis_as_its_checkpoint(
+    audit: AuditApplication, story: RenovationStory, tmp_path: Path
+) -> None:
+    # Given a ledger that has never held an entry
+    first = audit.verify()
+    assert (first["ok"], first["entries"], first["checkpoint"]) == (True, 0, {"seq": 0, "hash": "0" * 64})
+    # When its first events arrive, they verify against that genesis and move it forward
+    consume_all(audit, story.events[:2])
+    assert audit.verify()["ok"] is True
+    assert audit.verify()["checkpoint"]["seq"] == 2
+
+
+def test_the_checkpoint_is_signed_with_its_own_key_not_the_token_key(
+    twenty: AuditApplication, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # When the token key changes (a rotation of ONETRIP_SECRET_KEY)
+    monkeypatch.setenv("ONETRIP_SECRET_KEY", "a-new-token-key-for-the-gateway-0123456789")
+    # Then the checkpoint still holds
+    assert twenty.verify()["ok"] is True
+    # But signed with another audit key it does not
+    monkeypatch.setenv("ONETRIP_AUDIT_KEY", "another-audit-key-0123456789abcdef")
+    result = twenty.verify()
+    assert result["ok"] is False and "签名无效" in result["reason"]

@@ -9,8 +9,8 @@ from pathlib import Path
 import psycopg
 import pytest
 from kombu import Connection, Exchange
-from nameko.standalone.rpc import ClusterRpcProxy
 
+from shared.caller import signed_cluster_rpc
 from shared.contracts import IntegrationEvent
 from tests.support.bus import publish_raw
 from tests.support.processes import ProcessGroup, eventually, queue_consumers
@@ -81,7 +81,7 @@ def test_killed_mid_burst_and_restarted_every_event_is_in_the_ledger_once(
     assert len(set(ids)) == len(ids) == 1000
 
     # And the chain verifies over RPC
-    with ClusterRpcProxy({"AMQP_URI": service_env["AMQP_URI"]}, timeout=60) as rpc:
+    with signed_cluster_rpc(service_env["AMQP_URI"], timeout=60) as rpc:
         result = rpc.audit.verify()
     assert (result["ok"], result["entries"], result["first_bad_seq"]) == (True, 1000, None)
 
@@ -103,7 +103,7 @@ def test_replay_and_verify_over_rpc_from_events_published_on_the_bus(
     publish_raw(service_env["AMQP_URI"], "catalogue.events", item.type, body)
     eventually(lambda: ledger_count(database_url) == len(story.events) + 1, timeout=60)
 
-    with ClusterRpcProxy({"AMQP_URI": service_env["AMQP_URI"]}, timeout=30) as rpc:
+    with signed_cluster_rpc(service_env["AMQP_URI"], timeout=30) as rpc:
         # When an auditor replays the case between the return and the resubmission
         moment = story.returned_at + (story.resubmitted_at - story.returned_at) / 2
         replayed = rpc.audit.case_history(story.case_id, as_of=moment.isoformat())
@@ -139,6 +139,6 @@ def test_two_instances_appending_at_once_keep_one_linear_chain(
     eventually(lambda: ledger_count(database_url) >= 400, timeout=120, interval=0.5)
     ids = appended_event_ids(database_url)
     assert sorted(ids) == sorted(str(event.event_id) for event in events)
-    with ClusterRpcProxy({"AMQP_URI": service_env["AMQP_URI"]}, timeout=60) as rpc:
+    with signed_cluster_rpc(service_env["AMQP_URI"], timeout=60) as rpc:
         result = rpc.audit.verify()
     assert (result["ok"], result["entries"]) == (True, 400)

@@ -19,6 +19,7 @@ from shared.config import Settings
 from shared.contracts import IntegrationEvent
 from shared.deadletters import replay
 from shared.eventstore import application_env, ensure_schema
+from shared.topology import events_exchange
 from tests.support.backbone_services import PING_QUEUE, TALLY_QUEUE, PingApplication
 from tests.support.bus import CuttableProxy, Observer, dead_letters, publish_raw
 from tests.support.processes import ProcessGroup, eventually
@@ -27,6 +28,13 @@ pytestmark = pytest.mark.integration
 
 PING = "tests.support.backbone_services:PingService"
 TALLY = "tests.support.backbone_services:TallyService"
+
+
+@pytest.fixture(autouse=True)
+def ping_exchange(amqp_uri: str) -> None:
+    # As shared.bootstrap declares every service's exchange: a subscriber does not declare one.
+    with Connection(amqp_uri) as conn:
+        events_exchange("ping")(conn.channel()).declare()
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from typing import Any
 import psycopg
 import pytest
 from nameko.exceptions import RemoteError
-from nameko.standalone.rpc import ClusterRpcProxy
 
+from shared.caller import signed_cluster_rpc
 from shared.contracts import IntegrationEvent
 from tests.support.bus import dead_letters, publish_raw
 from tests.support.notify import build
@@ -47,8 +47,8 @@ def test_rpc_arguments_no_store_can_hold_are_refused_before_a_worker_runs(
     # Given the approval and catalogue services on the bus
     processes.start("catalogue").wait_for_queue("rpc-catalogue")
     processes.start("approval").wait_for_queue("rpc-approval")
-    with ClusterRpcProxy({"AMQP_URI": service_env["AMQP_URI"]}, timeout=30) as rpc:
-        # When a caller on the bus submits a form holding NUL, or nested 100 deep
+    with signed_cluster_rpc(service_env["AMQP_URI"], actor=TEACHER, timeout=30) as rpc:
+        # When a caller on the bus, signed as the gateway for 李老师, submits a form holding NUL, or nested 100 deep
         for form in ({"房间": f"航空楼{NUL}301"}, {"房间": deep(100)}):
             submission = {"item_id": "gongfang-zhuangxiu", "form": form}
             refused = refusal(lambda s=submission: rpc.approval.submit_case(TEACHER, s, []))
@@ -122,8 +122,13 @@ def test_events_no_store_can_hold_or_breaking_their_contract_are_dead_lettered_a
     assert sum("breaks its contract" in reason for reason in reasons) == 1, reasons
     assert (datetime.now(UTC) - started).total_seconds() < 15  # not after five failed deliveries
     eventually(lambda: ledger_types(database_url) == ["case_intake_rejected"], timeout=30)
-    with ClusterRpcProxy({"AMQP_URI": amqp}, timeout=30) as rpc:
-        assert rpc.audit.verify()["ok"] is True
+    # And the ledger stays intact, naming each refused event as missing, with the reason
+    with signed_cluster_rpc(amqp, timeout=30) as rpc:
+        verified = rpc.audit.verify()
+    assert (verified["ok"], verified["intact"], verified["entries"]) == (False, True, 1)
+    missing = {entry["event_id"]: entry["reason"] for entry in verified["missing"]}
+    assert set(missing) == {wire["event_id"] for wire in bad}
+    assert all("unstorable event" in r or "breaks its contract" in r for r in missing.values())
 
 
 def test_an_item_publication_breaking_its_contract_is_not_learnt(
@@ -140,6 +145,6 @@ def test_an_item_publication_breaking_its_contract_is_not_learnt(
     found: list[dict[str, Any]] = []
     eventually(lambda: collect_dead_letters(amqp, found, 1), timeout=30, interval=0.5)
     assert "catalogue.item_published data breaks its contract" in found[0]["x-onetrip-reason"]
-    with ClusterRpcProxy({"AMQP_URI": amqp}, timeout=30) as rpc:
+    with signed_cluster_rpc(amqp, actor=TEACHER, timeout=30) as rpc:
         refused = refusal(lambda: rpc.approval.submit_case(TEACHER, {"item_id": "qiangjian-fangwu"}, []))
     assert refused.exc_type == "InvalidError" and "qiangjian-fangwu" in refused.value

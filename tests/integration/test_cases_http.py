@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from services.gateway.models import AccountDraft
+from tests.support.accounts import register_account
 from tests.support.gateway import Api, is_problem
 from tests.support.hall import ITEM, PARALLEL, PDF, PNG, running_hall, upload
 from tests.support.processes import ProcessGroup
@@ -123,27 +125,34 @@ def test_bad_uploads_are_refused_with_clear_errors(hall: Api, service_env: dict[
     assert list(staging.iterdir()) == []
 
 
-def test_a_delegate_sees_and_decides_the_delegating_departments_node(hall: Api) -> None:
+def test_a_delegate_sees_and_decides_the_delegating_departments_node(
+    hall: Api, service_env: dict[str, str]
+) -> None:
     from datetime import datetime, timedelta, timezone
 
-    teacher, xxh, gzc, jjc = (hall.as_user(u) for u in ("teacher1", "xxh", "gzc", "jjc"))
+    # 信息化处 has a second approver (a delegation goes only to an approver of the same department)
+    register_account(service_env, AccountDraft(
+        username="xxh-deputy", name="信息化处副处长", department="xxh", roles=["approver"],
+        phone="13900000031"))
+    teacher, xxh, deputy, jjc = (hall.as_user(u) for u in ("teacher1", "xxh", "xxh-deputy", "jjc"))
     case = teacher.post("/api/v1/cases", json={"item_id": "wangluo-kaitong", "form": {"账号": "li"}}).json()
     assert case["status"] == "in_review", case
-    # Given 信息化处 delegates its decisions to 国资处's approver for three days
+    # Given 信息化处 delegates its decisions to its colleague for three days
     today = datetime.now(timezone(timedelta(hours=8))).date()
     granted = xxh.post("/api/v1/delegations", json={
-        "delegate": "gzc", "starts_on": today.isoformat(), "ends_on": (today + timedelta(days=3)).isoformat()})
+        "delegate": "xxh-deputy", "starts_on": today.isoformat(),
+        "ends_on": (today + timedelta(days=3)).isoformat()})
     assert granted.status_code == 201, granted.text
     # Then the delegate sees the case and its task; another department still does not
-    assert gzc.get(f"/api/v1/cases/{case['case_id']}").status_code == 200
+    assert deputy.get(f"/api/v1/cases/{case['case_id']}").status_code == 200
     assert is_problem(jjc.get(f"/api/v1/cases/{case['case_id']}"), 404)
-    task = next(t for t in gzc.get("/api/v1/tasks").json()["tasks"] if t["case_id"] == case["case_id"])
+    task = next(t for t in deputy.get("/api/v1/tasks").json()["tasks"] if t["case_id"] == case["case_id"])
     # When the delegate approves
-    decided = gzc.post(f"/api/v1/tasks/{task['task_id']}/decision", json={"decision": "approve"})
+    decided = deputy.post(f"/api/v1/tasks/{task['task_id']}/decision", json={"decision": "approve"})
     # Then the decision records both people
     assert decided.status_code == 200, decided.text
     node = decided.json()["stages"][0]["nodes"][0]
-    assert (node["decided_by"], node["on_behalf_of"]) == ("gzc", "xxh")
+    assert (node["decided_by"], node["on_behalf_of"]) == ("xxh-deputy", "xxh")
     assert decided.json()["status"] == "approved"
 
 

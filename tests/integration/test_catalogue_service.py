@@ -7,10 +7,10 @@ from typing import Any
 
 import psycopg
 import pytest
-from nameko.standalone.rpc import ClusterRpcProxy
 
 from services.catalogue.application import CatalogueApplication
 from services.catalogue.demo import seed_demo
+from shared.caller import signed_cluster_rpc
 from shared.config import Settings
 from shared.eventstore import application_env, ensure_schema
 from tests.support.bus import Observer
@@ -132,7 +132,7 @@ def test_the_service_seeds_the_demo_serves_it_over_rpc_and_publishes_the_full_it
     observer = Observer(service_env["AMQP_URI"], "catalogue.events", "test-catalogue-observer")
     processes.start("catalogue", ONETRIP_DEMO="1").wait_for_queue("rpc-catalogue")
     # When the public searches and reads over RPC
-    with ClusterRpcProxy({"AMQP_URI": service_env["AMQP_URI"]}, timeout=20) as rpc:
+    with signed_cluster_rpc(service_env["AMQP_URI"], timeout=20) as rpc:
         found = rpc.catalogue.search_items("装修")
         item = rpc.catalogue.get_item("gongfang-zhuangxiu")
         svg = rpc.catalogue.flowchart_svg("gongfang-zhuangxiu")

@@ -10,8 +10,8 @@ import jwt
 import psycopg
 import pytest
 import requests
-from nameko.standalone.rpc import ClusterRpcProxy
 
+from shared.caller import signed_cluster_rpc
 from shared.config import DEFAULTS
 from tests.support.gateway import DEMO_PASSWORD, Api, is_problem, start_gateway
 from tests.support.processes import ProcessGroup, eventually, queue_consumers
@@ -149,7 +149,7 @@ def test_other_services_find_contacts_and_department_members_over_rpc(
     # Given a gateway with the demo accounts, listening for RPC
     gateway, _ = start_gateway(processes)
     gateway.wait_for_queue("rpc-gateway")
-    with ClusterRpcProxy({"AMQP_URI": service_env["AMQP_URI"]}, timeout=20) as rpc:
+    with signed_cluster_rpc(service_env["AMQP_URI"], issuer="notify", timeout=20) as rpc:
         # When notify asks for 国资处's approvers and a teacher's contact
         approvers = rpc.gateway.department_members("gzc", role="approver")
         school = rpc.gateway.department_members("hkxy")

@@ -8,10 +8,8 @@ import re
 
 import pytest
 
-from services.gateway.application import IdentityApplication
 from services.gateway.models import AccountDraft
-from shared.config import Settings
-from shared.eventstore import application_env
+from tests.support.accounts import register_account
 from tests.support.notify import (
     APPROVER_PHONES,
     CASE_ID,
@@ -93,12 +91,9 @@ def test_an_email_reaches_an_applicant_with_an_address(
     sms: SmsGateway, mailbox: Mailbox,
 ) -> None:
     # Given 赵老师 has an e-mail address in the directory
-    settings = Settings(amqp_uri=notify_env["AMQP_URI"], database_url=notify_env["DATABASE_URL"])
-    accounts = IdentityApplication(env=application_env(IdentityApplication.service, settings))
     draft = AccountDraft(username="teacher9", name="赵老师", department="hkxy", roles=["applicant"],
                          phone="13800000009", email="zhao@example.edu.cn")
-    accounts.register(draft, None, actor="admin")
-    accounts.close()
+    register_account(notify_env, draft, password=None)
     start_notify(processes)
     # When her case is returned by two departments
     ApprovalEvents(notify_env["AMQP_URI"], applicant="teacher9").publish(

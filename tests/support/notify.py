@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import requests
 from aiosmtpd.controller import Controller
-from nameko.standalone.rpc import ClusterRpcProxy
 
+from shared.caller import signed_cluster_rpc
 from shared.contracts import IntegrationEvent
 from tests.support.bus import publish_raw
 from tests.support.gateway import free_port, start_gateway
@@ -193,10 +193,11 @@ def start_notify(processes: ProcessGroup, **extra_env: str) -> ServiceProcess:
 
 
 def inbox_of(service_env: dict[str, str], username: str) -> list[dict[str, Any]]:
-    with ClusterRpcProxy({"AMQP_URI": service_env["AMQP_URI"]}, timeout=20) as rpc:
+    # as the gateway asks it for the signed-in user
+    with signed_cluster_rpc(service_env["AMQP_URI"], actor={"username": username}) as rpc:
         return list(rpc.notify.list_notifications(username))
 
 
 def failed_notifications(service_env: dict[str, str]) -> list[dict[str, Any]]:
-    with ClusterRpcProxy({"AMQP_URI": service_env["AMQP_URI"]}, timeout=20) as rpc:
+    with signed_cluster_rpc(service_env["AMQP_URI"]) as rpc:
         return list(rpc.notify.failed_notifications())

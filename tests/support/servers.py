@@ -3,18 +3,19 @@ otherwise the servers named by DATABASE_URL / AMQP_URI (defaulting to the local 
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
 
+from shared.bootstrap import declare_exchanges
+from shared.busaccess import BrokerAdmin
 from shared.config import DEFAULTS, Database
 
 
@@ -26,6 +27,9 @@ class Servers:
 
     def database(self) -> Database:
         return Database.from_url(self.database_url)
+
+    def broker(self) -> BrokerAdmin:
+        return BrokerAdmin.of(self.amqp_uri)
 
 
 def docker_engine_answers() -> bool:
@@ -44,9 +48,12 @@ def start_servers() -> Iterator[Servers]:
         from testcontainers.postgres import PostgresContainer
         from testcontainers.rabbitmq import RabbitMqContainer
 
-        with PostgresContainer("postgres:15") as pg, RabbitMqContainer("rabbitmq:3.13") as mq:
+        rabbit = RabbitMqContainer("rabbitmq:3.13-management").with_exposed_ports(15672)
+        with PostgresContainer("postgres:15") as pg, rabbit as mq:
             url = pg.get_connection_url(driver=None).replace("postgresql+psycopg2", "postgresql")
-            amqp = f"amqp://guest:guest@{mq.get_container_host_ip()}:{mq.get_exposed_port(5672)}/"
+            host = mq.get_container_host_ip()
+            amqp = f"amqp://guest:guest@{host}:{mq.get_exposed_port(5672)}/"
+            os.environ["ONETRIP_BROKER_API_URL"] = f"http://{host}:{mq.get_exposed_port(15672)}/api"
             yield Servers(url, amqp, rabbit_container=mq)
         return
     yield Servers(
@@ -71,26 +78,45 @@ def fresh_database(servers: Servers) -> Iterator[str]:
             )
 
 
-def _rabbitmqctl(servers: Servers, *args: str) -> None:
-    if servers.rabbit_container is not None:
-        servers.rabbit_container.exec(["rabbitmqctl", "-q", *args])
-        return
-    if not shutil.which("rabbitmqctl"):
-        raise RuntimeError("rabbitmqctl is needed to give each test its own virtual host")
-    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
-
-
 @contextmanager
 def fresh_vhost(servers: Servers) -> Iterator[str]:
+    """A virtual host of the test's own, set up as ``shared.bootstrap`` sets one up: its bus
+    users (named after it) with their permissions, so each service runs as its own user, and
+    the exchanges declared. The URI it yields is the administrator's (the test's observers)."""
     vhost = f"onetrip-test-{uuid.uuid4().hex[:12]}"
-    parts = urlsplit(servers.amqp_uri)
-    user = parts.username or "guest"
-    _rabbitmqctl(servers, "add_vhost", vhost)
-    _rabbitmqctl(servers, "set_permissions", "-p", vhost, user, ".*", ".*", ".*")
+    broker = servers.broker()
+    broker.grant(vhost)
+    uri = urlunsplit(urlsplit(servers.amqp_uri)._replace(path="/" + quote(vhost, safe="")))
     try:
-        yield urlunsplit(parts._replace(path="/" + quote(vhost, safe="")))
+        declare_exchanges(uri)
+        yield uri
     finally:
-        _rabbitmqctl(servers, "delete_vhost", vhost)
+        broker.revoke(vhost)
 
 
-__all__ = ["Servers", "fresh_database", "fresh_vhost", "replace", "start_servers"]
+def service_environment(database_url: str, amqp_uri: str, tmp_path: Path) -> dict[str, str]:
+    """The environment for service processes of a test: its own database and vhost, the
+    development keys (each service still logs in to the bus as its own user)."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "ONETRIP_ENV": "development",
+            "DATABASE_URL": database_url,
+            "AMQP_URI": amqp_uri,
+            "ONETRIP_FILES_DIR": str(tmp_path) + "/files",
+            "ONETRIP_RELAY_POLL_SECONDS": "0.5",
+            "ONETRIP_AUDIT_CHECKPOINT": str(tmp_path) + "/audit-checkpoint.json",
+            "PYTHONUNBUFFERED": "1",
+            # Three test workers, each running a hall of five services, share the test
+            # server's 100 connections: each event store keeps one and borrows four more.
+            "ONETRIP_DB_POOL_SIZE": "1",
+            "ONETRIP_DB_MAX_OVERFLOW": "4",
+        }
+    )
+    env.pop("ONETRIP_FAULT", None)
+    return env
+
+
+__all__ = [
+    "Servers", "fresh_database", "fresh_vhost", "replace", "service_environment", "start_servers",
+]

@@ -17,6 +17,10 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 CHECK_JSONSCHEMA = Path(sys.executable).with_name("check-jsonschema")
 REPLICATED = ("approval", "notify")
+KEYS = ("ONETRIP_SECRET_KEY", "ONETRIP_CIPHER_KEY", "ONETRIP_AUDIT_KEY", "ONETRIP_BUS_KEY")
+SECRETS = (*KEYS, "POSTGRES_PASSWORD", "RABBITMQ_PASSWORD",
+           *(f"ONETRIP_BUS_PASSWORD_{u}" for u in ("CATALOGUE", "APPROVAL", "NOTIFY", "AUDIT",
+                                                   "GATEWAY", "CAMPUS")))
 
 
 def compose() -> dict[str, Any]:
@@ -137,19 +141,45 @@ def test_the_dockerfile_installs_the_distribution_and_runs_the_console_script() 
     assert 'CMD ["onetrip-service", "gateway"]' in dockerfile
 
 
-def test_docker_compose_accepts_the_file() -> None:
+def docker_compose_config(**secrets: str) -> subprocess.CompletedProcess[str]:
     # Debian's docker-compose 1.29 also interpolates variables and checks references;
     # `make test` installs it (scripts/ensure-system-packages test).
     assert shutil.which("docker-compose") is not None, (
         "docker-compose is not installed: run `make test`, or apt-get install docker-compose"
     )
-    result = subprocess.run(
+    return subprocess.run(
         ["docker-compose", "-f", str(COMPOSE_FILE), "config", "-q"],
         capture_output=True,
         check=False,
         text=True,
         timeout=60,
-        env={"PATH": "/usr/bin:/bin", "ONETRIP_SECRET_KEY": "a-test-secret"},
+        env={"PATH": "/usr/bin:/bin", **secrets},
         cwd=ROOT,
     )
+
+
+def test_docker_compose_accepts_the_file() -> None:
+    result = docker_compose_config(**dict.fromkeys(SECRETS, "a-test-secret"))
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("missing", SECRETS)
+def test_compose_refuses_to_run_without_each_key_and_password(missing: str) -> None:
+    # Given every key and password set but one
+    given = {name: "a-test-secret" for name in SECRETS if name != missing}
+    # When docker-compose reads the file
+    result = docker_compose_config(**given)
+    # Then it refuses, naming the missing one
+    assert result.returncode != 0 and missing in result.stderr, result.stderr
+
+
+def test_compose_seeds_no_demo_accounts_and_gives_each_service_only_its_bus_password() -> None:
+    services = compose()["services"]
+    for name in application_services():
+        environment = services[name]["environment"]
+        assert environment["ONETRIP_DEMO"] == "${ONETRIP_DEMO:-0}", name
+        assert all(environment[key].startswith(f"${{{key}:?") for key in KEYS), name
+        assert environment["AMQP_URI"] == f"amqp://{name}@rabbitmq:5672/", name
+        passwords = {key for key in environment if key.startswith("ONETRIP_BUS_PASSWORD_")}
+        assert passwords == {f"ONETRIP_BUS_PASSWORD_{name.upper()}"}, name
+        assert "RABBITMQ_PASSWORD" not in str(environment), name  # the administrator's

@@ -25,19 +25,15 @@ from services.gateway.http import (
 from services.gateway.web.approver import may_record_trip
 from services.gateway.web.core import CSRF_HEADER, api_request, json_endpoint, page
 from services.gateway.web.timeline import timeline_of
-from shared.config import env
 from shared.contracts.approval import CaseSubmission, RatingRequest, Resubmission
 
 log = logging.getLogger(__name__)
 CASES_PER_PAGE = 20
+MATERIAL_FILES = 10  # files one apply form may carry when the page's script is not running
 
 UNAVAILABLE = (ApiError, RemoteError, MethodNotFound)
 OPEN = ("in_review", "returned", "intake_rejected")
 CLOSED = ("approved", "rejected", "withdrawn")
-
-
-def multipart_limit(files: int) -> int:
-    return (files + 1) * int(env("ONETRIP_MAX_UPLOAD_MB")) * 1024 * 1024
 
 
 def form_answers(request: Request, materials: list[dict[str, Any]]) -> dict[str, str]:
@@ -71,9 +67,8 @@ class ApplicantPages:
         item = ask(self.catalogue, "get_item", known_item_id(item_id))
         return visit.render("apply.html", item=item, form={}, materials={}, uploaded={})
 
-    @page("POST", "/items/<item_id>/apply")
+    @page("POST", "/items/<item_id>/apply", uploads=MATERIAL_FILES)
     def page_apply_post(self, request: Request, item_id: str) -> Response:
-        request.max_content_length = multipart_limit(10)
         visit = self._visit(request)
         user = visit.require_user(APPLICANT)
         item = ask(self.catalogue, "get_item", known_item_id(item_id))
@@ -115,7 +110,7 @@ class ApplicantPages:
         except UnsupportedFileTypeError as exc:
             raise UnsupportedMediaTypeError(str(exc)) from exc
 
-    @json_endpoint("POST", "/files")
+    @json_endpoint("POST", "/files", uploads=1)
     def page_upload(self, request: Request) -> Response:
         """The apply form's script uploads here, with its CSRF header: the API's own upload."""
         if not request.headers.get(CSRF_HEADER):
@@ -169,19 +164,23 @@ class ApplicantPages:
                 {case["applicant"]} | {s["actor"] for s in steps if s.get("actor")}
             ),
             mine=case["applicant"] == user.username,
-            my_nodes=decidable_nodes(case, user, self._delegated_departments(user)),
+            my_nodes=self._decidable_nodes(case, user),
             may_record_trip=may_record_trip(case, user),
             open_statuses=OPEN,
             closed_statuses=CLOSED,
         )
 
-    def _delegated_departments(self, user: User) -> set[str]:
+    def _decidable_nodes(self, case: dict[str, Any], user: User) -> dict[str, str]:
+        """node_id → task_id of this case's nodes the user decides, as the approval service
+        rules (their department's as its approver, those delegated to them for today, never a
+        node of their own case)."""
         if not user.is_staff:
-            return set()
+            return {}
         try:
-            return {d["department"] for d in ask(self.approval, "delegations", user.as_actor())}
+            tasks = ask(self.approval, "case_tasks", user.as_actor(), case["case_id"])
         except UNAVAILABLE:
-            return set()
+            return {}
+        return {task["node_id"]: task["task_id"] for task in tasks}
 
     def _history(self, case_id: str) -> list[dict[str, Any]] | None:
         try:
@@ -192,9 +191,8 @@ class ApplicantPages:
 
     # -- after applying ---------------------------------------------------------------------------
 
-    @page("POST", "/cases/<case_id>/resubmit")
+    @page("POST", "/cases/<case_id>/resubmit", uploads=MATERIAL_FILES)
     def page_resubmit(self, request: Request, case_id: str) -> Response:
-        request.max_content_length = multipart_limit(10)
         visit = self._visit(request)
         user = visit.require_user(APPLICANT)
         current = ask(self.approval, "get_case", user.as_actor(), case_id[:100])
@@ -258,14 +256,3 @@ class ApplicantPages:
             "notifications.html", notifications=notifications, unavailable=unavailable
         )
 
-
-def decidable_nodes(case: dict[str, Any], user: User, delegated: set[str] | None = None) -> dict[str, str]:
-    """node_id → task_id of the pending nodes this user decides: their department's, as an
-    approver, and those of departments that delegated their decisions to them (委托)."""
-    departments = set(delegated or ()) | ({user.department} if "approver" in user.roles else set())
-    return {
-        node["node_id"]: node["task_id"]
-        for stage in case["stages"]
-        for node in stage["nodes"]
-        if node["state"] == "pending" and node.get("task_id") and node["department"] in departments
-    }

@@ -5,12 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from nameko.exceptions import RemoteError
+from pydantic import ValidationError
 from werkzeug.wrappers import Request, Response
 
 from services.gateway.auth import APPROVER, User
 from services.gateway.backends import ask
+from services.gateway.http import validation_errors
+from services.gateway.identity import Identity
+from services.gateway.web import labels
 from services.gateway.web.core import page
 from shared.contracts.approval import DecisionRequest, DelegationRequest, TripRequest
+
+DELEGATION_FIELDS = ("delegate", "starts_on", "ends_on")
 
 
 def is_overdue(task: dict[str, Any], now: datetime) -> bool:
@@ -39,6 +46,7 @@ def inbox_order(tasks: list[dict[str, Any]], now: datetime) -> list[dict[str, An
 
 class ApproverPages:
     approval: Any
+    identity: Identity
     _visit: Any
     _display_names: Any
 
@@ -89,17 +97,45 @@ class ApproverPages:
     def page_delegations(self, request: Request) -> Response:
         visit = self._visit(request)
         user = visit.require_user(APPROVER)
-        delegations = ask(self.approval, "delegations", user.as_actor())
-        return visit.render(
-            "delegations.html", delegations=delegations, done=request.args.get("done")
-        )
+        return self._delegations_form(visit, user, done=request.args.get("done"))
 
     @page("POST", "/delegations")
     def page_delegate(self, request: Request) -> Response:
         visit = self._visit(request)
         user = visit.require_user(APPROVER)
-        body = DelegationRequest.model_validate(
-            {key: request.form.get(key, "") for key in ("delegate", "starts_on", "ends_on")}
-        )
-        ask(self.approval, "delegate", user.as_actor(), body.model_dump(mode="json"))
+        entered = {key: request.form.get(key, "")[:100] for key in DELEGATION_FIELDS}
+        try:
+            body = DelegationRequest.model_validate(entered)
+            ask(self.approval, "delegate", user.as_actor(), body.model_dump(mode="json"))
+        except ValidationError as exc:
+            errors = [labels.validation_message(error) for error in validation_errors(exc)]
+            return self._delegations_form(visit, user, entered=entered, errors=errors)
+        except RemoteError as exc:
+            if exc.exc_type != "InvalidError":
+                raise
+            return self._delegations_form(visit, user, entered=entered, errors=[str(exc.value)])
         return visit.redirect("/delegations?done=1")
+
+    def _delegations_form(
+        self,
+        visit: Any,
+        user: User,
+        done: str | None = None,
+        entered: dict[str, str] | None = None,
+        errors: list[str] | None = None,
+    ) -> Response:
+        """The form (refused input kept, with the reason) and the delegations the user holds;
+        the department's other approvers offered as whom one may delegate to."""
+        colleagues = sorted(
+            set(self.identity.accounts.department_members(user.department, APPROVER)) - {user.username}
+        )
+        return visit.render(
+            "delegations.html",
+            status=422 if errors else 200,
+            delegations=ask(self.approval, "delegations", user.as_actor()),
+            colleagues=colleagues,
+            names=self._display_names(set(colleagues)),
+            entered=entered or {},
+            errors=errors or [],
+            done=done,
+        )

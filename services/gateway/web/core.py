@@ -24,6 +24,7 @@ from pydantic import BaseModel
 from werkzeug.wrappers import Request, Response
 
 from services.gateway.auth import User
+from services.gateway.doors import FORM_BYTES
 from services.gateway.http import (
     EXPECTED,
     ApiError,
@@ -34,6 +35,7 @@ from services.gateway.http import (
 )
 from services.gateway.identity import Identity, token_hours
 from services.gateway.web import labels
+from services.gateway.web.formhead import leading_field
 from shared.config import env
 
 M = TypeVar("M", bound=BaseModel)
@@ -113,9 +115,12 @@ def static_url(name: str) -> str:
 TEMPLATES = _environment()
 
 
-def csrf_token_for(seed: str) -> str:
+def csrf_token_for(seed: str, session: str) -> str:
+    """A form's token: the browser's CSRF cookie bound to its session cookie, so that a token
+    read in one session works in no other, even with its CSRF cookie planted beside it."""
     key = env("ONETRIP_SECRET_KEY").encode()
-    return hmac.new(key, f"csrf:{seed}".encode(), hashlib.sha256).hexdigest()
+    message = f"csrf\0{seed}\0{session}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
 @dataclass
@@ -131,7 +136,14 @@ class Visit:
 
     @property
     def csrf_token(self) -> str:
-        return csrf_token_for(self.csrf_seed)
+        """The token for the forms of this answer: bound to the session the browser holds
+        once it has this answer's cookies."""
+        session = self.new_cookies.get(SESSION_COOKIE, (self.presented_session, None))[0]
+        return csrf_token_for(self.csrf_seed, session)
+
+    @property
+    def presented_session(self) -> str:
+        return self.request.cookies.get(SESSION_COOKIE, "")
 
     def require_user(self, *roles: str) -> User:
         if self.user is None:
@@ -141,8 +153,9 @@ class Visit:
         return self.user
 
     def check_csrf(self) -> None:
-        sent = self.request.headers.get(CSRF_HEADER) or self.request.form.get(CSRF_FIELD, "")
-        if not (sent and hmac.compare_digest(sent, self.csrf_token)):
+        sent = sent_csrf_token(self.request)
+        expected = csrf_token_for(self.csrf_seed, self.presented_session)
+        if not (sent and hmac.compare_digest(sent, expected)):
             raise ForbiddenError("表单已失效或缺少校验码(CSRF),请刷新页面后重试")
 
     def render(self, template: str, status: int = 200, **context: Any) -> Response:
@@ -173,9 +186,18 @@ class Visit:
                 secure=secure,
             )
         response.headers.setdefault("Cache-Control", "no-store")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
+
+
+def sent_csrf_token(request: Request) -> str:
+    """The token a form sent: in its header (the pages' script), as the first part of a
+    multipart form (read before the files behind it), or in a small url-encoded form."""
+    header = request.headers.get(CSRF_HEADER)
+    if header:
+        return header
+    if request.mimetype == "multipart/form-data":
+        return leading_field(request, CSRF_FIELD)
+    return request.form.get(CSRF_FIELD, "")
 
 
 def secure_cookies(request: Request) -> bool:
@@ -250,8 +272,10 @@ def page_not_found(request: Request) -> Response:
 class PageRoute(ApiRoute):
     """A page: its failures render a Chinese error page; 401 sends the visitor to log in."""
 
+    plain_body_bytes = FORM_BYTES
+
     def response_from_exception(self, exc: BaseException) -> Response:
-        return error_page(exc)
+        return error_page(self.explained(exc))
 
     def handle_request(self, request: Request) -> Response:
         started = time.perf_counter()
@@ -270,13 +294,22 @@ def page_query(request: Request, model: type[M]) -> M:
     return model.model_validate_strings(given)
 
 
-def page(method: str, path: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    return PageRoute.decorator(method, path, expected_exceptions=EXPECTED)  # type: ignore[no-any-return]
+def page(
+    method: str, path: str, *, uploads: int = 0
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A page; one that takes files says how many (its body may be that much larger)."""
+    return PageRoute.decorator(  # type: ignore[no-any-return]
+        method, path, expected_exceptions=EXPECTED, uploads=uploads
+    )
 
 
-def json_endpoint(method: str, path: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def json_endpoint(
+    method: str, path: str, *, uploads: int = 0
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """For the pages' own scripts: answers JSON and problem+json like the API."""
-    return ApiRoute.decorator(method, path, expected_exceptions=EXPECTED)  # type: ignore[no-any-return]
+    return ApiRoute.decorator(  # type: ignore[no-any-return]
+        method, path, expected_exceptions=EXPECTED, uploads=uploads
+    )
 
 
 def api_request(request: Request, visit: Visit) -> Request:

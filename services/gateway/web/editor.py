@@ -177,7 +177,7 @@ class EditorPages:
         visit.require_user()
         return visit.finish(self.export_catalogue(api_request(request, visit)))
 
-    @page("POST", "/editor/import")
+    @page("POST", "/editor/import", uploads=1)
     def page_import(self, request: Request) -> Response:
         visit = self._visit(request)
         visit.require_user(EDITOR)

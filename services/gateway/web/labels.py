@@ -50,6 +50,13 @@ ON_RETURN = {
 }
 DECISION = {"approve": "通过", "return": "退回", "reject": "不予通过"}
 CHANNEL = {"sms": "短信", "email": "邮件", "inbox": "站内信"}
+SERVICES = {
+    "catalogue": "服务事项清单",
+    "approval": "办件审批",
+    "notify": "通知",
+    "audit": "审计",
+    "gateway": "网上办事大厅(账户)",
+}
 SEND_STATUS = {"pending": "待发送", "sent": "已发送", "failed": "发送失败"}
 
 EVENTS = {

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import mimetypes
 import time
+import unicodedata
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from werkzeug.wrappers import Request, Response
 
@@ -20,6 +21,7 @@ from services.gateway.auth import (
 )
 from services.gateway.backends import ask
 from services.gateway.catalogue_routes import ItemSearch, VersionQuery, known_item_id
+from services.gateway.doors import client_address
 from services.gateway.http import (
     NotFoundError,
     RateLimitedError,
@@ -66,9 +68,17 @@ def home_of(user: User) -> str:
 
 
 def safe_next(target: str | None) -> str | None:
-    """Only a path on this site: never another host, never a scheme."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """Where to go after logging in: only an absolute path on this site. One leading "/", no
+    scheme, no authority, no backslash, no space or control character, and none of these once
+    more percent-decoded either: browsers drop tabs and line breaks from an address, so
+    ``/%09/evil.example`` (a tab once decoded) would take them to ``//evil.example``."""
+    if not target or any(char.isspace() for char in target):
         return None
+    for text in (target, unquote(target)):
+        if not text.startswith("/") or text.startswith("//") or "\\" in text:
+            return None
+        if any(unicodedata.category(char).startswith("C") for char in text):
+            return None
     return target
 
 
@@ -147,13 +157,16 @@ class PublicPages:
         visit = open_visit(self.identity, request)
         username = request.form.get("username", "").strip()[:64]
         target = safe_next(request.form.get("next"))
+        password = request.form.get("password", "")[:256]
         try:
-            token, user = self.identity.login(username, request.form.get("password", "")[:256])
+            token, user = self.identity.login(username, password, client_address(request.environ))
         except (UnauthorizedError, RateLimitedError) as exc:
             status = 429 if isinstance(exc, RateLimitedError) else 401
-            return visit.render(
+            page = visit.render(
                 "login.html", status=status, next=target or "", error=exc.detail, username=username
             )
+            page.headers.extend(exc.headers or {})
+            return page
         visit.sign_in(token)
         return visit.redirect(target or home_of(user))
 
@@ -180,5 +193,5 @@ class PublicPages:
         return Response(
             path.read_bytes(),
             content_type=content_type,
-            headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
+            headers={"Cache-Control": "public, max-age=3600"},
         )

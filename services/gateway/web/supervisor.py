@@ -91,6 +91,7 @@ class SupervisorPages:
         asked = {  # the audit service answers these side by side
             "departments": eventlet.spawn(Figures, self.audit, "departments", start, end),
             "measures": eventlet.spawn(Figures, self.audit, "measures", start, end),
+            "completeness": eventlet.spawn(Figures, self.audit, "completeness"),
         }
         weeks = trend_weeks(datetime.now(SHANGHAI).date())
         weekly = Figures(self.audit, "trend", [list(week_bounds(monday)) for monday in weeks])
@@ -168,7 +169,8 @@ class SupervisorPages:
     @page("GET", "/supervision/verify")
     def page_verify(self, request: Request) -> Response:
         """The chain's verification, fetched by the dashboard after it shows: it reads the
-        whole ledger, which grows with every event, so it never holds up the figures."""
+        whole ledger, which grows with every event, so it never holds up the figures. The
+        dashboard shows the missing events and the dead letters (cheap to ask) until then."""
         visit = self._visit(request)
         visit.require_user(SUPERVISOR)
         fragment = request.headers.get("X-Fragment") == "1"

@@ -99,6 +99,7 @@ def decide(
         comment=comment,
         actor=department,
         actor_department=department,
+        actor_roles=["approver"],
         now=clock.now(),
     )
 

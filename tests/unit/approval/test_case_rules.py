@@ -101,7 +101,7 @@ def test_an_approver_of_another_department_cannot_decide(
     # When 财务处's approver decides 国资处's node / Then it is forbidden (403)
     with pytest.raises(ForbiddenError):
         app.decide(case["case_id"], "gzc", decision="approve", comment="", actor="cwc",
-                   actor_department="cwc", now=clock.now())
+                   actor_department="cwc", actor_roles=["approver"], now=clock.now())
 
 
 def test_deciding_twice_is_a_conflict(app: ApprovalApplication, clock: Clock) -> None:
@@ -298,7 +298,7 @@ def test_a_delegate_decides_on_behalf_of_the_approver(
     case = submit_complete(app, clock)
     # When the colleague approves 国资处's node within the range
     case = app.decide(case["case_id"], "gzc", decision="approve", comment="同意", actor="office",
-                      actor_department="xb", now=clock.advance(hours=1))
+                      actor_department="xb", actor_roles=["reviewer"], now=clock.advance(hours=1))
     # Then the decision records both people
     assert node(case, "gzc")["decided_by"] == "office"
     assert node(case, "gzc")["on_behalf_of"] == "gzc"
@@ -307,7 +307,7 @@ def test_a_delegate_decides_on_behalf_of_the_approver(
     # And after the range, or for another department, the colleague may not decide
     with pytest.raises(ForbiddenError):
         app.decide(case["case_id"], "jjc", decision="approve", comment="", actor="office",
-                   actor_department="xb", now=clock.now())
+                   actor_department="xb", actor_roles=["reviewer"], now=clock.now())
 
 
 def test_a_delegation_ends_with_its_range(app: ApprovalApplication, clock: Clock) -> None:
@@ -316,7 +316,7 @@ def test_a_delegation_ends_with_its_range(app: ApprovalApplication, clock: Clock
     case = submit_complete(app, clock)
     with pytest.raises(ForbiddenError):
         app.decide(case["case_id"], "gzc", decision="approve", comment="", actor="office",
-                   actor_department="xb", now=clock.advance(days=1))
+                   actor_department="xb", actor_roles=["reviewer"], now=clock.advance(days=1))
     with pytest.raises(InvalidError):
         app.delegate(delegator="gzc", department="gzc", delegate="office",
                      starts_on=date(2026, 12, 2), ends_on=date(2026, 12, 1), now=clock.now())
@@ -332,9 +332,9 @@ def test_a_stale_task_cannot_be_decided(app: ApprovalApplication, clock: Clock) 
     # When 国资处 decides through the old task / Then it is a conflict; the new one works
     with pytest.raises(ConflictError):
         app.decide_task(stale_task, decision="approve", comment="", actor="gzc",
-                        actor_department="gzc", now=clock.now())
+                        actor_department="gzc", actor_roles=["approver"], now=clock.now())
     case = app.decide_task(node(case, "gzc")["task_id"], decision="approve", comment="",
-                           actor="gzc", actor_department="gzc", now=clock.now())
+                           actor="gzc", actor_department="gzc", actor_roles=["approver"], now=clock.now())
     assert node(case, "gzc")["state"] == "approved"
 
 
@@ -363,7 +363,8 @@ def test_parallel_approvers_deciding_at_once_all_land_exactly_once(
         together.wait()
         try:
             app.decide(case["case_id"], department, decision="approve", comment="",
-                       actor=department, actor_department=department, now=now)
+                       actor=department, actor_department=department, actor_roles=["approver"],
+                       now=now)
         except BaseException as error:  # noqa: BLE001 - reported by the assertion below
             errors.append(error)
 

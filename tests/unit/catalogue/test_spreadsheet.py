@@ -9,7 +9,8 @@ from openpyxl import Workbook, load_workbook
 
 from services.catalogue.application import CatalogueApplication
 from services.catalogue.demo import seed_demo
-from services.catalogue.spreadsheet import HEADERS, export_workbook, parse_workbook
+from services.catalogue.sheet_import import parse_workbook
+from services.catalogue.spreadsheet import HEADERS, export_workbook
 from tests.unit.catalogue.conftest import GZC_EDITOR, publish_gongfang
 
 CONTENT_FIELDS = (

@@ -121,6 +121,13 @@
     document.querySelectorAll("form[data-autosubmit]").forEach(rememberMoment);
     document.querySelectorAll("form.apply-form").forEach(enhanceApplyForm);
     document.querySelectorAll("form[data-autosubmit]").forEach(enhanceReplay);
+    // "返回上一页" on an error page: back in the history when there is one (the link's own
+    // address, the hall's front page, otherwise and without script).
+    document.querySelectorAll("a[data-back]").forEach(function (link) {
+      link.addEventListener("click", function (event) {
+        if (window.history.length > 1) { event.preventDefault(); window.history.back(); }
+      });
+    });
     document.querySelectorAll("form[data-confirm]").forEach(function (form) {
       form.addEventListener("submit", function (event) {
         if (!window.confirm(form.getAttribute("data-confirm"))) { event.preventDefault(); }
