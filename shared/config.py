@@ -18,6 +18,7 @@ DEFAULTS: dict[str, str] = {
     "ONETRIP_AUDIT_KEY": "onetrip-local-development-audit-key-change-me",
     "ONETRIP_BUS_KEY": "onetrip-local-development-bus-key-change-me",
     "ONETRIP_FILES_DIR": "var/files",
+    "ONETRIP_FILES_POOL_SIZE": "5",
     "ONETRIP_DELIVERY_LIMIT": "5",
     "ONETRIP_EVENT_PREFETCH": "1",
     "ONETRIP_RELAY_POLL_SECONDS": "1.0",

@@ -25,9 +25,10 @@ from nameko.messaging import QueueConsumer
 from pydantic import ValidationError
 
 from shared.config import Settings, env
-from shared.contracts import IntegrationEvent
+from shared.contracts import EVENT_DATA, IntegrationEvent
 from shared.contracts.manifest import Manifest
 from shared.eventstore import UnsupportedSchemaError
+from shared.inputs import UnstorableError, check_storable
 from shared.topology import EVENTS, MANIFESTS, Subscription
 
 log = logging.getLogger(__name__)
@@ -97,14 +98,42 @@ def dead_letter(
     log.error("dead-lettered a message from %s: %s", queue_name, reason)
 
 
-def parse_event(body: Any) -> IntegrationEvent:
+def parse_event(body: Any, source_service: str | None = None) -> IntegrationEvent:
+    """The envelope, held to the stores' rules field by field (``data`` may nest as deep as a
+    form may) and, where ``shared.contracts`` promises one, ``data`` to its type's model: an
+    event that any consumer could only half apply is refused whole."""
+    storable(body, "event")
     try:
-        return IntegrationEvent.model_validate(body)
+        event = IntegrationEvent.model_validate(body)
     except ValidationError as exc:
         raise PoisonMessageError(f"not an integration event: {exc}") from exc
+    _check_contract(event, source_service or event.service)
+    return event
+
+
+def _check_contract(event: IntegrationEvent, service: str) -> None:
+    model = EVENT_DATA.get(service, {}).get(event.type)
+    if model is None:
+        return
+    try:
+        model.model_validate(event.data)
+    except ValidationError as exc:
+        raise PoisonMessageError(f"{service}.{event.type} data breaks its contract: {exc}") from exc
+
+
+def storable(body: Any, what: str) -> None:
+    """Each field of a message held to the stores' rules on its own (``shared.inputs``)."""
+    if not isinstance(body, dict):
+        raise PoisonMessageError(f"the {what} is not a JSON object")
+    try:
+        for name, value in body.items():
+            check_storable(value, str(name)[:40])
+    except UnstorableError as exc:
+        raise PoisonMessageError(f"unstorable {what}: {exc}") from None
 
 
 def parse_manifest(body: Any, source: str) -> Manifest:
+    storable(body, "manifest")
     try:
         manifest = Manifest.model_validate(body)
     except ValidationError as exc:
@@ -169,7 +198,7 @@ class IntegrationEventHandler(EventHandler):
         self.queue_consumer.ack_message(message)
 
     def parse(self, body: Any) -> Any:
-        return parse_event(body)
+        return parse_event(body, self.source_service)
 
     def handle_message(self, body: Any, message: Message) -> None:
         deliveries = int((message.headers or {}).get("x-delivery-count", 0) or 0)

@@ -16,7 +16,8 @@ from nameko.rpc import Rpc
 
 from shared.busaccess import callers_of
 from shared.caller import CONTEXT_KEY, Actor, Caller, verified
-from shared.errors import UntrustedCallerError
+from shared.errors import InvalidError, UntrustedCallerError
+from shared.inputs import UnstorableError, check_storable, text_problem
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,16 @@ class AdmittedRpc(Rpc):  # type: ignore[misc]
                 raise UntrustedCallerError(f"参数 {name} 与签名的调用者不一致")
 
     def check_arguments(self, args: list[Any], kwargs: dict[str, Any]) -> None:
-        """Refuses arguments no store can hold (text, depth, size)."""
+        """Refuses arguments no store can hold (``shared.inputs``: NUL, lone surrogates, NaN,
+        nesting deeper than a form needs), each argument judged on its own."""
+        named = [(f"第 {number} 个参数", value) for number, value in enumerate(args, start=1)]
+        for name, value in [*named, *kwargs.items()]:
+            if text_problem(name) is not None:
+                raise InvalidError(f"{self.method_name} 的参数名不合法")
+            try:
+                check_storable(value, name)
+            except UnstorableError as exc:
+                raise InvalidError(f"{self.method_name} 的参数不合法: {exc}") from None
 
 
 def _is(claimed: Any, actor: Actor | None) -> bool:

@@ -11,7 +11,13 @@ import pytest
 pytest_plugins = ["tests.support.notify"]
 
 from tests.support.processes import ProcessGroup
-from tests.support.servers import Servers, fresh_database, fresh_vhost, start_servers
+from tests.support.servers import (
+    Servers,
+    fresh_database,
+    fresh_vhost,
+    service_environment,
+    start_servers,
+)
 
 
 @pytest.fixture(scope="session")
@@ -34,26 +40,8 @@ def amqp_uri(servers: Servers) -> Iterator[str]:
 
 @pytest.fixture
 def service_env(database_url: str, amqp_uri: str, tmp_path: Path) -> dict[str, str]:
-    """The environment for service processes of one test: its own database and vhost, the
-    development keys (each service still logs in to the bus as its own user)."""
-    env = dict(os.environ)
-    env.update(
-        {
-            "ONETRIP_ENV": "development",
-            "DATABASE_URL": database_url,
-            "AMQP_URI": amqp_uri,
-            "ONETRIP_FILES_DIR": str(tmp_path) + "/files",
-            "ONETRIP_RELAY_POLL_SECONDS": "0.5",
-            "ONETRIP_AUDIT_CHECKPOINT": str(tmp_path) + "/audit-checkpoint.json",
-            "PYTHONUNBUFFERED": "1",
-            # Three test workers, each running a hall of five services, share the test
-            # server's 100 connections: each event store keeps one and borrows four more.
-            "ONETRIP_DB_POOL_SIZE": "1",
-            "ONETRIP_DB_MAX_OVERFLOW": "4",
-        }
-    )
-    env.pop("ONETRIP_FAULT", None)
-    return env
+    """The environment for service processes of one test: its own database and vhost."""
+    return service_environment(database_url, amqp_uri, tmp_path)
 
 
 @pytest.fixture

@@ -6,13 +6,14 @@ import os
 from typing import Annotated, Any, Literal
 
 from nameko.timer import timer
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from services.audit.application import AuditApplication
 from shared.contracts import IntegrationEvent
 from shared.contracts.manifest import Manifest
 from shared.dependencies import EventStore
 from shared.errors import InvalidError
+from shared.inputs import Admitted, WholeNumber
 from shared.messaging import integration_event_handler, manifest_handler
 from shared.rpc import rpc
 from shared.service import HealthCheckMixin
@@ -25,7 +26,7 @@ TREND_PERIODS_MAX = 53
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-class Request(BaseModel):
+class Request(Admitted):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
@@ -35,8 +36,8 @@ class CheckRequest(Request):
     checker: Annotated[
         str, Field(min_length=1, max_length=100, description="体验人（教职工或学生）")
     ]
-    trips: Annotated[int, Field(ge=0, le=50, description="实际跑动次数")]
-    minutes: Annotated[int, Field(ge=0, le=100_000, description="实际耗时（分钟）")]
+    trips: Annotated[int, Field(ge=0, le=50, description="实际跑动次数"), WholeNumber]
+    minutes: Annotated[int, Field(ge=0, le=100_000, description="实际耗时（分钟）"), WholeNumber]
     findings: Annotated[str, Field(max_length=5_000)] = ""
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from services.gateway.auth import APPLICANT, User, require_roles
 from services.gateway.backends import ask
 from services.gateway.files import (
+    ALLOWED,
     FileStore,
     FileTooLargeError,
     UnsupportedFileTypeError,
@@ -20,14 +21,15 @@ from services.gateway.http import (
     BadRequestError,
     NotFoundError,
     PayloadTooLargeError,
-    UnprocessableError,
     UnsupportedMediaTypeError,
     api,
     json_response,
     parse_body,
+    parse_query,
 )
 from services.gateway.idempotency import IdempotentCommands, keyed
 from services.gateway.identity import Identity
+from services.gateway.models import DelegationView
 from shared.contracts.approval import (
     Case,
     CaseList,
@@ -50,6 +52,12 @@ class FileView(BaseModel):
     size: int
     sha256: str
     content_type: str
+
+
+class CaseQuery(CasePage):
+    """``?limit=&offset=``; other parameters are not this route's and are left alone."""
+
+    model_config = ConfigDict(extra="ignore")
 
 
 class UrgeResult(BaseModel):
@@ -94,7 +102,7 @@ class CaseRoutes:
         return json_response(stored.public(), status=201)
 
     @api("GET", "/api/v1/files/<file_id>", summary="下载材料文件(上传者或审批该办件的工作人员)",
-         tags=TAGS_FILES, content_type="application/octet-stream")
+         tags=TAGS_FILES, content_type=tuple(sorted(ALLOWED)))
     def download_file(self, request: Request, file_id: str) -> Response:
         user = self._caller(request)
         stored = self.files.get(file_id[:100])
@@ -128,11 +136,11 @@ class CaseRoutes:
 
     @api("GET", "/api/v1/cases",
          summary="我的办件;工作人员:本部门参与的办件(新的在前;可选 limit≤200、offset 分页)",
-         response=CaseList, query=CasePage, tags=TAGS_CASES)
+         response=CaseList, query=CaseQuery, tags=TAGS_CASES)
     def list_cases(self, request: Request) -> Response:
         user = self._caller(request)
-        limit, offset = paging(request)
-        return json_response(ask(self.approval, "case_page", user.as_actor(), limit, offset))
+        page = parse_query(request, CaseQuery)
+        return json_response(ask(self.approval, "case_page", user.as_actor(), page.limit, page.offset))
 
     @api("GET", "/api/v1/cases/<case_id>", summary="办件详情", response=Case, tags=TAGS_CASES)
     def get_case(self, request: Request, case_id: str) -> Response:
@@ -140,7 +148,7 @@ class CaseRoutes:
         return json_response(ask(self.approval, "get_case", user.as_actor(), case_id[:100]))
 
     @api("POST", "/api/v1/cases/<case_id>/resubmit", summary="补正后重新提交", body=Resubmission,
-         response=Case, tags=TAGS_CASES, idempotent=True)
+         response=Case, tags=TAGS_CASES, errors=(409,), idempotent=True)
     def resubmit_case(self, request: Request, case_id: str) -> Response:
         user = self._caller(request)
         body = parse_body(request, Resubmission)
@@ -155,13 +163,14 @@ class CaseRoutes:
 
         return self.idempotency.answer(request, user.username, command, resubmit)
 
-    @api("POST", "/api/v1/cases/<case_id>/withdraw", summary="撤回办件", response=Case, tags=TAGS_CASES)
+    @api("POST", "/api/v1/cases/<case_id>/withdraw", summary="撤回办件", response=Case, tags=TAGS_CASES,
+         errors=(409,))
     def withdraw_case(self, request: Request, case_id: str) -> Response:
         user = self._caller(request)
         return json_response(ask(self.approval, "withdraw_case", user.as_actor(), case_id[:100]))
 
     @api("POST", "/api/v1/cases/<case_id>/urge", summary="催办(每个节点每天一次)", response=UrgeResult,
-         status=202, tags=TAGS_CASES)
+         status=202, tags=TAGS_CASES, errors=(409, 429))
     def urge_case(self, request: Request, case_id: str) -> Response:
         user = self._caller(request)
         return json_response(ask(self.approval, "urge_case", user.as_actor(), case_id[:100]), status=202)
@@ -175,7 +184,7 @@ class CaseRoutes:
         return json_response(case, status=201)
 
     @api("POST", "/api/v1/cases/<case_id>/rating", summary="评价办件(好差评)", body=RatingRequest,
-         response=Case, status=201, tags=TAGS_CASES)
+         response=Case, status=201, tags=TAGS_CASES, errors=(409,))
     def rate_case(self, request: Request, case_id: str) -> Response:
         user = self._caller(request)
         body = parse_body(request, RatingRequest)
@@ -190,7 +199,7 @@ class CaseRoutes:
         return json_response({"tasks": ask(self.approval, "list_tasks", user.as_actor())})
 
     @api("POST", "/api/v1/tasks/<task_id>/decision", summary="审批:通过、退回或不予通过",
-         body=DecisionRequest, response=Case, tags=TAGS_TASKS, idempotent=True)
+         body=DecisionRequest, response=Case, tags=TAGS_TASKS, errors=(409,), idempotent=True)
     def decide_task(self, request: Request, task_id: str) -> Response:
         user = self._caller(request)
         body = parse_body(request, DecisionRequest)
@@ -204,21 +213,10 @@ class CaseRoutes:
         return self.idempotency.answer(request, user.username, command, decide)
 
     @api("POST", "/api/v1/delegations", summary="委托同事代为审批(审批人)", body=DelegationRequest,
-         status=201, tags=TAGS_TASKS)
+         response=DelegationView, status=201, tags=TAGS_TASKS)
     def delegate(self, request: Request) -> Response:
         user = self._caller(request)
         body = parse_body(request, DelegationRequest)
         return json_response(ask(self.approval, "delegate", user.as_actor(), body.model_dump(mode="json")),
                              status=201)
 
-
-def paging(request: Request) -> tuple[int | None, int]:
-    """``?limit=&offset=`` as whole numbers (their ranges are the approval service's to check)."""
-    values: dict[str, int | None] = {"limit": None, "offset": 0}
-    for name in values:
-        raw = request.args.get(name, "").strip()
-        if raw:
-            if not raw.isdigit() or len(raw) > 9:
-                raise UnprocessableError(f"{name} 必须是非负整数")
-            values[name] = int(raw)
-    return values["limit"], int(values["offset"] or 0)

@@ -7,7 +7,7 @@ import base64
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 from werkzeug.wrappers import Request, Response
 
 from services.gateway.auth import EDITOR, PUBLISHER, REVIEWER, User, require_roles, require_staff
@@ -27,6 +27,7 @@ from services.gateway.identity import Identity
 from services.gateway.models import ImportResult, ItemCreated, ItemList, Published, StatusView
 from shared.contracts.catalogue import Department, Item, ItemDraft, ReviewRequest
 from shared.departments import DEPARTMENTS
+from shared.inputs import Admitted, WholeNumber
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SVG = "image/svg+xml"
@@ -35,7 +36,7 @@ ITEM_ID_MAX = 100
 TAGS = ["catalogue"]
 
 
-class Query(BaseModel):
+class Query(Admitted):
     model_config = ConfigDict(extra="ignore")
 
 
@@ -45,7 +46,7 @@ class ItemSearch(Query):
 
 
 class VersionQuery(Query):
-    version: Annotated[int, Field(ge=1)] | None = None
+    version: Annotated[int, Field(ge=1, le=1_000_000), WholeNumber] | None = None
 
 
 class DepartmentQuery(Query):
@@ -79,6 +80,7 @@ class CatalogueRoutes:
         response=ItemList,
         public=True,
         tags=TAGS,
+        errors=(401,),
     )
     def search_items(self, request: Request) -> Response:
         self._viewer(request)
@@ -96,6 +98,7 @@ class CatalogueRoutes:
         response=Item,
         public=True,
         tags=TAGS,
+        errors=(401,),
     )
     def get_item(self, request: Request, item_id: str) -> Response:
         viewer = self._viewer(request)
@@ -113,6 +116,7 @@ class CatalogueRoutes:
         public=True,
         tags=TAGS,
         content_type=SVG,
+        errors=(401,),
     )
     def get_flowchart(self, request: Request, item_id: str) -> Response:
         viewer = self._viewer(request)
@@ -132,6 +136,7 @@ class CatalogueRoutes:
         response=ItemCreated,
         status=201,
         tags=TAGS,
+        errors=(409,),
     )
     def create_item(self, request: Request) -> Response:
         editor = self._user(request, EDITOR)
@@ -148,6 +153,7 @@ class CatalogueRoutes:
         body=ItemDraft,
         response=Item,
         tags=TAGS,
+        errors=(409,),
     )
     def revise_item(self, request: Request, item_id: str) -> Response:
         editor = self._user(request, EDITOR)
@@ -167,6 +173,7 @@ class CatalogueRoutes:
         summary="提交审核(编辑)",
         response=StatusView,
         tags=TAGS,
+        errors=(409,),
     )
     def submit_item(self, request: Request, item_id: str) -> Response:
         editor = self._user(request, EDITOR)
@@ -180,6 +187,7 @@ class CatalogueRoutes:
         body=ReviewRequest,
         response=StatusView,
         tags=TAGS,
+        errors=(409,),
     )
     def review_item(self, request: Request, item_id: str) -> Response:
         reviewer = self._user(request, REVIEWER)
@@ -201,6 +209,7 @@ class CatalogueRoutes:
         summary="发布新版本(机关党委)",
         response=Published,
         tags=TAGS,
+        errors=(409,),
     )
     def publish_item(self, request: Request, item_id: str) -> Response:
         publisher = self._user(request, PUBLISHER)
@@ -213,6 +222,7 @@ class CatalogueRoutes:
         summary="下线服务事项(机关党委)",
         response=StatusView,
         tags=TAGS,
+        errors=(409,),
     )
     def retire_item(self, request: Request, item_id: str) -> Response:
         publisher = self._user(request, PUBLISHER)

@@ -203,9 +203,9 @@ class FileStore:
         return staged, digest.hexdigest(), size, head
 
     def get(self, file_id: str) -> StoredFile | None:
-        with self.pool.connection() as conn:
-            conn.row_factory = dict_row  # type: ignore[assignment]
-            row = conn.execute(
+        # The row factory belongs to this cursor: the pooled connection goes back as it came.
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cursor:
+            row = cursor.execute(
                 "SELECT file_id, name, size, sha256, content_type, owner, created_at "
                 "FROM gateway.files WHERE file_id = %s", (file_id,)
             ).fetchone()
@@ -238,7 +238,8 @@ class Files(DependencyProvider):
         ensure_database(settings.database)
         ensure_schema(settings.database, "gateway")
         pool: ConnectionPool[Any] = ConnectionPool(
-            settings.database.conninfo(), min_size=1, max_size=5, open=True,
+            settings.database.conninfo(), min_size=1, max_size=int(env("ONETRIP_FILES_POOL_SIZE")),
+            open=True,
             kwargs={"autocommit": True},
         )
         self.store = FileStore(LocalDiskStorage(Path(env("ONETRIP_FILES_DIR"))), pool)

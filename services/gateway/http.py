@@ -24,6 +24,8 @@ from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Request, Response
 
 from services.gateway import doors
+from shared.inputs import MalformedJsonError, UnstorableError, check_storable, text_problem
+from shared.inputs import loads as load_json
 
 log = logging.getLogger(__name__)
 
@@ -167,9 +169,11 @@ def read_json(request: Request) -> Any:
     if not raw:
         raise BadRequestError("请求体为空,需要 JSON")
     try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRequestError(f"请求体不是合法的 JSON: {exc}") from exc
+        return load_json(raw)
+    except MalformedJsonError as exc:
+        raise BadRequestError(f"请求体{exc}") from None
+    except UnstorableError as exc:
+        raise UnprocessableError(f"请求体中{exc}") from None
 
 
 def parse_body(request: Request, model: type[M]) -> M:
@@ -180,11 +184,43 @@ def parse_body(request: Request, model: type[M]) -> M:
 
 
 def parse_query(request: Request, model: type[M]) -> M:
-    return model.model_validate(request.args.to_dict())
+    """The query string as ``model`` reads it: every value is text, so a number is parsed from
+    its digits (``limit=²`` is refused) while a model's JSON bodies stay strict."""
+    return model.model_validate_strings(request.args.to_dict())
+
+
+def admit_address(request: Request) -> None:
+    """The gate for what the address and the headers carry: path, query and header values no store
+    can hold are refused before any route reads them (a NUL in a file id, a case id, a search
+    ``q``, an ``Idempotency-Key``...)."""
+    values = getattr(request, "path_values", {}) or {}
+    given = [*values.items(), *request.args.items(multi=True), *request.headers.items()]
+    for name, value in given:
+        for text in (name, value):
+            problem = text_problem(text) if isinstance(text, str) else None
+            if problem is not None:
+                raise UnprocessableError(f"请求中的参数 {name[:40]!r} {problem}")
+
+
+class GatedRequest(Request):
+    """A request whose form fields (the pages' posts, multipart text fields) are held to the same
+    text rule when they are first read, so a page cannot store what the API refuses."""
+
+    def _load_form_data(self) -> None:
+        super()._load_form_data()
+        try:
+            check_storable(self.form.to_dict(flat=False), "表单")
+        except UnstorableError as exc:
+            self.__dict__["form"] = self.parameter_storage_class()
+            raise UnprocessableError(f"{exc}") from None
 
 
 @dataclass
 class RouteDoc:
+    """What the OpenAPI document says of a route. The problem+json answers a route's shape
+    implies (422 always, 400/413 with a body, 401/403 unless public, 404 with a path parameter,
+    503 when it asks a service) are derived; ``errors`` names the others it can give."""
+
     method: str
     path: str
     summary: str
@@ -194,9 +230,12 @@ class RouteDoc:
     public: bool = False
     tags: list[str] = field(default_factory=list)
     query: type[BaseModel] | None = None
-    content_type: str = "application/json"
+    content_type: str | tuple[str, ...] = "application/json"
     upload_field: str | None = None
     idempotent: bool = False  # takes an Idempotency-Key header (services.gateway.idempotency)
+    errors: tuple[int, ...] = ()
+    answers: dict[int, type[BaseModel]] = field(default_factory=dict)
+    asks: bool = True
 
     @property
     def openapi_path(self) -> str:
@@ -233,7 +272,7 @@ class ProblemWsgiApp(WsgiApp):  # type: ignore[misc]
     answer carries the security headers; a body left unread is not drained but cut off."""
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        response = doors.secured(self._answer(Request(environ, shallow=True), environ))
+        response = doors.secured(self._answer(GatedRequest(environ, shallow=True), environ))
         if doors.body_left_unread(environ):
             doors.close_after_answer(environ)
         return response(environ, start_response)
@@ -299,6 +338,10 @@ class ApiRoute(HttpRequestHandler):  # type: ignore[misc]
             return PayloadTooLargeError(doors.too_large(self.body_limit))
         return exc
 
+    def get_entrypoint_parameters(self, request: Request) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        admit_address(request)
+        return super().get_entrypoint_parameters(request)  # type: ignore[no-any-return]
+
     def response_from_exception(self, exc: BaseException) -> Response:
         return response_for(self.explained(exc))
 
@@ -308,39 +351,13 @@ class ApiRoute(HttpRequestHandler):  # type: ignore[misc]
         return super().response_from_result(result)  # type: ignore[no-any-return]
 
 
-def api(
-    method: str,
-    path: str,
-    *,
-    summary: str,
-    body: type[BaseModel] | None = None,
-    response: type[BaseModel] | None = None,
-    status: int = 200,
-    public: bool = False,
-    tags: list[str] | None = None,
-    query: type[BaseModel] | None = None,
-    content_type: str = "application/json",
-    upload_field: str | None = None,
-    idempotent: bool = False,
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    doc = RouteDoc(
-        method,
-        path,
-        summary,
-        body,
-        response,
-        status,
-        public,
-        tags or [],
-        query,
-        content_type,
-        upload_field,
-        idempotent,
-    )
-    ROUTES.append(doc)
+def api(method: str, path: str, **doc: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """An API route, documented by ``RouteDoc(method, path, **doc)``."""
+    route_doc = RouteDoc(method, path, **doc)
+    ROUTES.append(route_doc)
 
     def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
-        uploads = 1 if upload_field else 0
+        uploads = 1 if route_doc.upload_field else 0
         route = ApiRoute.decorator(method, path, expected_exceptions=EXPECTED, uploads=uploads)
         return route(fn)  # type: ignore[no-any-return]
 

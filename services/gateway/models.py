@@ -10,12 +10,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from services.gateway.domain import ROLES
 from shared.contracts.catalogue import ItemSummary
 from shared.departments import DEPARTMENTS
+from shared.inputs import Admitted
 from shared.personal import EMAIL_PATTERN, PHONE_PATTERN
 
 Username = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")]
 
 
-class SessionRequest(BaseModel):
+class SessionRequest(Admitted):
     model_config = ConfigDict(str_strip_whitespace=False)
 
     username: Annotated[str, Field(min_length=1, max_length=64)]
@@ -34,7 +35,7 @@ class SessionView(BaseModel):
     user: UserView
 
 
-class AccountDraft(BaseModel):
+class AccountDraft(Admitted):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     username: Username
@@ -89,3 +90,19 @@ class ImportResult(BaseModel):
     created: list[str] = Field(description="导入成功的事项(新建或已有事项的新草稿)")
     revised: list[str] = Field(default_factory=list, description="其中已存在、成为新草稿的事项")
     errors: list[ImportRowError]
+
+
+ServiceState = Literal["ok", "unavailable"]
+
+
+class Health(BaseModel):
+    status: ServiceState = Field(description="每个服务都在总线上应答时为 ok")
+    services: dict[str, ServiceState]
+
+
+class DelegationView(BaseModel):
+    delegator: str
+    delegate: str
+    department: str
+    starts_on: str
+    ends_on: str

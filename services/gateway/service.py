@@ -16,7 +16,13 @@ from services.gateway.files import Files, FileStore
 from services.gateway.http import api, json_response, parse_body
 from services.gateway.idempotency import Idempotency, IdempotentCommands
 from services.gateway.identity import Identity, IdentityStore
-from services.gateway.models import DepartmentList, SessionRequest, SessionView, UserView
+from services.gateway.models import (
+    DepartmentList,
+    Health,
+    SessionRequest,
+    SessionView,
+    UserView,
+)
 from services.gateway.supervision_routes import SupervisionRoutes
 from services.gateway.web.pages import PageRoutes
 from shared.caller import SignedRpcProxy
@@ -39,7 +45,8 @@ class GatewayService(CatalogueRoutes, CaseRoutes, PageRoutes, SupervisionRoutes)
     files: FileStore = Files()  # type: ignore[assignment]
     idempotency: IdempotentCommands = Idempotency()  # type: ignore[assignment]
 
-    @api("GET", "/healthz", summary="Health of every service", public=True, tags=["health"])
+    @api("GET", "/healthz", summary="各服务是否在总线上应答(全部应答为 200,否则 503)",
+         response=Health, answers={503: Health}, public=True, tags=["health"])
     def healthz(self, request: Request) -> Response:
         calls = {name: self._ask_health(name) for name in BACKENDS}
         deadline = time.monotonic() + HEALTH_TIMEOUT_SECONDS
@@ -67,14 +74,14 @@ class GatewayService(CatalogueRoutes, CaseRoutes, PageRoutes, SupervisionRoutes)
         except (eventlet.Timeout, RemoteError, UnknownService, OSError):
             return "unavailable"
 
-    @api("GET", "/api/v1/openapi.json", summary="This document", public=True, tags=["meta"])
+    @api("GET", "/api/v1/openapi.json", summary="本文档", public=True, tags=["meta"], asks=False)
     def openapi_document(self, request: Request) -> Response:
         return json_response(openapi.document())
 
     # -- Session -------------------------------------------------------------------
 
     @api("POST", "/api/v1/session", summary="登录,取得令牌", body=SessionRequest,
-         response=SessionView, public=True, tags=["session"])
+         response=SessionView, public=True, tags=["session"], errors=(401, 429), asks=False)
     def create_session(self, request: Request) -> Response:
         credentials = parse_body(request, SessionRequest)
         token, user = self.identity.login(
@@ -82,13 +89,14 @@ class GatewayService(CatalogueRoutes, CaseRoutes, PageRoutes, SupervisionRoutes)
         )
         return json_response({"token": token, "user": user.as_actor()})
 
-    @api("GET", "/api/v1/me", summary="当前登录的用户", response=UserView, tags=["session"])
+    @api("GET", "/api/v1/me", summary="当前登录的用户", response=UserView, tags=["session"],
+         asks=False)
     def me(self, request: Request) -> Response:
         user = self.identity.user(request.headers.get("Authorization"))
         return json_response(user.as_actor())
 
     @api("GET", "/api/v1/departments", summary="部门列表", response=DepartmentList,
-         public=True, tags=["session"])
+         public=True, tags=["session"], asks=False)
     def departments(self, request: Request) -> Response:
         listed = [{"code": code, "name": name} for code, name in DEPARTMENTS.items()]
         return json_response({"departments": listed})

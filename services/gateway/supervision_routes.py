@@ -2,38 +2,74 @@
 from __future__ import annotations
 
 import base64
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from werkzeug.wrappers import Request, Response
 
 from services.gateway.auth import SUPERVISOR, User, require_roles, require_staff
 from services.gateway.backends import ask
 from services.gateway.http import api, json_response, parse_body, parse_query
+from shared.contracts.audit import (
+    CaseHistory,
+    CheckList,
+    DepartmentReport,
+    ExperienceCheck,
+    RatingList,
+    RatingReview,
+    SchoolMeasures,
+    Verification,
+)
+from shared.inputs import Admitted, WholeNumber, text_required_when
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 TAGS_NOTIFY, TAGS_AUDIT, TAGS_SUPERVISION = ["notifications"], ["audit"], ["supervision"]
 
 
-class Query(BaseModel):
+class Query(Admitted):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
 
+def iso_moment(text: str) -> str:
+    """A date or a moment as the audit service reads it (``datetime.fromisoformat``)."""
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError("请用 ISO 8601 日期或时间,如 2026-11-27 或 2026-11-27T10:00:00+08:00") from None
+    return text
+
+
+Moment = Annotated[
+    str,
+    AfterValidator(iso_moment),
+    Field(max_length=40, json_schema_extra={"anyOf": [{"format": "date"}, {"format": "date-time"}]}),
+]
+
+
 class Period(Query):
-    from_: Annotated[str | None, Field(alias="from", max_length=40, description="起始日期(含), ISO 8601")] = None
-    to: Annotated[str | None, Field(max_length=40, description="截止日期(含), ISO 8601")] = None
+    from_: Annotated[Moment | None, Field(alias="from", description="起始时间(含)")] = None
+    to: Annotated[Moment | None, Field(description="截止时间(不含),须晚于起始时间")] = None
 
 
 class AsOf(Query):
-    as_of: Annotated[str | None, Field(max_length=40, description="回放到此时刻(ISO 8601)")] = None
+    as_of: Annotated[Moment | None, Field(description="回放到此时刻")] = None
 
 
 class RatingsQuery(Query):
     department: Annotated[str | None, Field(max_length=20)] = None
 
 
-class RectificationRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class ChecksQuery(Query):
+    item_id: Annotated[str | None, Field(max_length=100, description="只看这一事项")] = None
+
+
+class RectificationRequest(Admitted):
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra=text_required_when("action", ["complete", "request_invalid"], "text"),
+    )
     action: Literal["start", "complete", "request_invalid", "rule_invalid", "rule_valid"] = Field(
         description="start 开始整改 · complete 整改完成(需 text 回复) · request_invalid 申请认定无效评价 · "
         "rule_invalid / rule_valid 监督员裁定"
@@ -41,12 +77,12 @@ class RectificationRequest(BaseModel):
     text: Annotated[str, Field(max_length=5_000)] = ""
 
 
-class CheckRequest(BaseModel):
+class CheckRequest(Admitted):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     item_id: Annotated[str, Field(min_length=1, max_length=100)]
     checker: Annotated[str, Field(min_length=1, max_length=100, description="体验人(教职工或学生)")]
-    trips: Annotated[int, Field(ge=0, le=50, description="实际跑动次数")]
-    minutes: Annotated[int, Field(ge=0, le=100_000, description="实际耗时(分钟)")]
+    trips: Annotated[int, Field(ge=0, le=50, description="实际跑动次数"), WholeNumber]
+    minutes: Annotated[int, Field(ge=0, le=100_000, description="实际耗时(分钟)"), WholeNumber]
     findings: Annotated[str, Field(max_length=5_000)] = ""
 
 
@@ -62,47 +98,6 @@ class NotificationView(BaseModel):
 
 class NotificationList(BaseModel):
     notifications: list[NotificationView]
-
-
-class MissingEvent(BaseModel):
-    service: str = Field(description="发布该事件的服务")
-    notification_id: int = Field(description="该服务通知日志中的序号")
-    reason: str = Field(description="为何认定缺失:死信原因,或发布清单列出后逾期未到")
-    type: str | None = None
-    event_id: str | None = None
-    since: str | None = Field(None, description="转入死信或清单列出的时间")
-
-
-class DeadLetterView(BaseModel):
-    dead_letter_id: str
-    queue: str = Field(description="消息原所在的队列")
-    consumer: str | None = Field(description="无法处理它的服务")
-    service: str | None
-    notification_id: int | None
-    event_id: str | None
-    type: str | None
-    reason: str | None
-    at: str
-
-
-class CheckpointView(BaseModel):
-    seq: int
-    hash: str
-
-
-class Verification(BaseModel):
-    ok: bool = Field(description="哈希链完整、与已签名检查点一致,且 missing 为空")
-    intact: bool = Field(description="哈希链完整且与已签名检查点一致(不论是否缺少事件)")
-    entries: int
-    head: str
-    first_bad_seq: int | None
-    reason: str | None
-    checkpoint: CheckpointView | None
-    missing: list[MissingEvent] = Field(description="各服务已发布而账本没有的事件")
-    missing_total: int
-    dead_letters: list[DeadLetterView] = Field(description="任一服务无法处理、等待重放的死信")
-    dead_letters_total: int
-    grace_seconds: float = Field(description="清单列出的事件在此时限内未到不算缺失")
 
 
 class SupervisionRoutes:
@@ -121,7 +116,8 @@ class SupervisionRoutes:
         user = self.identity.user(request.headers.get("Authorization"))
         return json_response({"notifications": ask(self.notify, "list_notifications", user.username)})
 
-    @api("GET", "/api/v1/notifications/failed", summary="发送失败的通知(监督员)", tags=TAGS_NOTIFY)
+    @api("GET", "/api/v1/notifications/failed", summary="发送失败的通知(监督员)",
+         response=NotificationList, tags=TAGS_NOTIFY)
     def failed_notifications(self, request: Request) -> Response:
         self._supervisor(request)
         return json_response({"notifications": ask(self.notify, "failed_notifications")})
@@ -129,7 +125,7 @@ class SupervisionRoutes:
     # -- audit -----------------------------------------------------------------------------
 
     @api("GET", "/api/v1/audit/cases/<case_id>", summary="回放办件:截至某时刻的事件与由此重建的办件",
-         query=AsOf, tags=TAGS_AUDIT)
+         query=AsOf, response=CaseHistory, tags=TAGS_AUDIT)
     def audit_case(self, request: Request, case_id: str) -> Response:
         self._supervisor(request)
         as_of = parse_query(request, AsOf).as_of
@@ -144,14 +140,14 @@ class SupervisionRoutes:
     # -- supervision ---------------------------------------------------------------------
 
     @api("GET", "/api/v1/supervision/departments", summary="各部门办件与跑动情况", query=Period,
-         tags=TAGS_SUPERVISION)
+         response=DepartmentReport, tags=TAGS_SUPERVISION)
     def supervision_departments(self, request: Request) -> Response:
         self._supervisor(request)
         period = parse_query(request, Period)
         return json_response(ask(self.audit, "departments", period.from_, period.to))
 
     @api("GET", "/api/v1/supervision/measures", summary="全校公开指标(网办率、零跑动率、按时办结率、好评率)",
-         query=Period, tags=TAGS_SUPERVISION)
+         query=Period, response=SchoolMeasures, tags=TAGS_SUPERVISION)
     def supervision_measures(self, request: Request) -> Response:
         self._supervisor(request)
         period = parse_query(request, Period)
@@ -167,7 +163,7 @@ class SupervisionRoutes:
                         headers={"Content-Disposition": 'attachment; filename="report.xlsx"'})
 
     @api("GET", "/api/v1/supervision/ratings", summary="差评及其整改", query=RatingsQuery,
-         tags=TAGS_SUPERVISION)
+         response=RatingList, tags=TAGS_SUPERVISION)
     def supervision_ratings(self, request: Request) -> Response:
         user = require_staff(self.identity.user(request.headers.get("Authorization")))
         department = parse_query(request, RatingsQuery).department
@@ -177,7 +173,7 @@ class SupervisionRoutes:
 
     @api("POST", "/api/v1/supervision/ratings/<rating_id>/rectification",
          summary="差评整改:主责单位开始、完成或申请认定无效;监督员裁定", body=RectificationRequest,
-         tags=TAGS_SUPERVISION)
+         response=RatingReview, tags=TAGS_SUPERVISION, errors=(409,))
     def rectification(self, request: Request, rating_id: str) -> Response:
         user = require_staff(self.identity.user(request.headers.get("Authorization")))
         body = parse_body(request, RectificationRequest)
@@ -188,7 +184,7 @@ class SupervisionRoutes:
         return json_response(result)
 
     @api("POST", "/api/v1/supervision/checks", summary="记录一次实际体验检查", body=CheckRequest,
-         status=201, tags=TAGS_SUPERVISION)
+         response=ExperienceCheck, status=201, tags=TAGS_SUPERVISION, errors=(404,))
     def record_check(self, request: Request) -> Response:
         user = self._supervisor(request)
         body = parse_body(request, CheckRequest)
@@ -196,7 +192,8 @@ class SupervisionRoutes:
                      body.trips, body.minutes, body.findings)
         return json_response(result, status=201)
 
-    @api("GET", "/api/v1/supervision/checks", summary="实际体验检查记录", tags=TAGS_SUPERVISION)
+    @api("GET", "/api/v1/supervision/checks", summary="实际体验检查记录", query=ChecksQuery,
+         response=CheckList, tags=TAGS_SUPERVISION)
     def list_checks(self, request: Request) -> Response:
         require_staff(self.identity.user(request.headers.get("Authorization")))
-        return json_response(ask(self.audit, "checks", request.args.get("item_id")))
+        return json_response(ask(self.audit, "checks", parse_query(request, ChecksQuery).item_id))

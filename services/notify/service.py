@@ -18,14 +18,15 @@ from shared.caller import SignedRpcProxy
 from shared.contracts import IntegrationEvent
 from shared.dependencies import EventStore
 from shared.errors import InvalidError
+from shared.inputs import StoredText, WholeNumber
 from shared.messaging import integration_event_handler
 from shared.rpc import rpc
 from shared.service import HealthCheckMixin
 
 log = logging.getLogger(__name__)
 
-Username = TypeAdapter(Annotated[str, Field(min_length=1, max_length=100)])
-Limit = TypeAdapter(Annotated[int, Field(ge=1, le=1000)])
+Username = TypeAdapter(Annotated[StoredText, Field(min_length=1, max_length=100)])
+Limit = TypeAdapter(Annotated[int, Field(ge=1, le=1000), WholeNumber])
 
 
 class Runtime:

@@ -8,10 +8,11 @@ departments concerned, because notify and audit consume them.
 """
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from shared.inputs import Admitted, Day, WholeNumber, text_required_when
 
 Decision = Literal["approve", "return", "reject"]
 CaseStatus = Literal[
@@ -29,18 +30,19 @@ MaterialName = Annotated[str, Field(min_length=1, max_length=200)]
 # -- HTTP request bodies ---------------------------------------------------------------
 
 
-class Request(BaseModel):
+class Request(Admitted):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 CASE_PAGE_MAX = 200
+CASE_OFFSET_MAX = 1_000_000_000
 
 
 class CasePage(Request):
     """Which of the caller's cases to list, newest first: ``limit`` from ``offset``."""
 
-    limit: Annotated[int, Field(ge=1, le=CASE_PAGE_MAX)] | None = None
-    offset: Annotated[int, Field(ge=0)] = 0
+    limit: Annotated[int, Field(ge=1, le=CASE_PAGE_MAX), WholeNumber] | None = None
+    offset: Annotated[int, Field(ge=0, le=CASE_OFFSET_MAX), WholeNumber] = 0
 
 
 class CaseSubmission(Request):
@@ -59,6 +61,10 @@ class Resubmission(Request):
 
 
 class DecisionRequest(Request):
+    model_config = ConfigDict(
+        json_schema_extra=text_required_when("decision", ["return", "reject"], "comment")
+    )
+
     decision: Decision
     comment: Comment = ""
 
@@ -74,14 +80,14 @@ class TripRequest(Request):
 
 
 class RatingRequest(Request):
-    score: Annotated[int, Field(ge=1, le=5)]
+    score: Annotated[int, Field(ge=1, le=5), WholeNumber]
     comment: Comment = ""
 
 
 class DelegationRequest(Request):
     delegate: Annotated[str, Field(min_length=1, max_length=100, description="受委托人用户名")]
-    starts_on: dt.date
-    ends_on: dt.date
+    starts_on: Day
+    ends_on: Day
 
     @model_validator(mode="after")
     def _range_in_order(self) -> DelegationRequest:

@@ -8,7 +8,6 @@ learns items only from it); the other lifecycle events carry the small models be
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -16,13 +15,13 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
-    StrictInt,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from shared.departments import DEPARTMENTS
+from shared.inputs import Admitted, Day, WholeNumber, text_required_when
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
 NODE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
@@ -47,10 +46,18 @@ Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX)]
 Text = Annotated[str, Field(max_length=TEXT_MAX)]
 Short = Annotated[str, Field(max_length=SHORT_MAX)]
 Trips = Annotated[
-    StrictInt, Field(ge=0, le=2, description="0 一趟不用跑，1 最多跑一趟，2 需跑多趟")
+    int, Field(ge=0, le=2, description="0 一趟不用跑，1 最多跑一趟，2 需跑多趟"), WholeNumber
 ]
-WorkingDays = Annotated[StrictInt, Field(ge=0, le=TIME_LIMIT_MAX, description="工作日")]
-Department = Annotated[str, Field(min_length=1, max_length=20, description="部门代码，如 gzc")]
+WorkingDays = Annotated[int, Field(ge=0, le=TIME_LIMIT_MAX, description="工作日"), WholeNumber]
+Department = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=20,
+        description="部门代码，如 gzc",
+        json_schema_extra={"enum": list(DEPARTMENTS)},
+    ),
+]
 
 
 def known_department(code: str) -> str:
@@ -59,7 +66,7 @@ def known_department(code: str) -> str:
     return code
 
 
-class Request(BaseModel):
+class Request(Admitted):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
@@ -79,7 +86,7 @@ class Coordination(Request):
 
 
 class Target(Request):
-    date: dt.date | None = None
+    date: Day | None = None
     mode: Mode = "online"
 
 
@@ -103,7 +110,9 @@ class Node(Request):
 
 class Stage(Request):
     name: Annotated[str, Field(min_length=1, max_length=100)]
-    nodes: list[Node] = Field(max_length=NODES_MAX, description="本阶段并行审批的节点")
+    nodes: list[Node] = Field(
+        max_length=NODES_MAX, description="本阶段并行审批的节点", json_schema_extra={"minItems": 1}
+    )
     on_return: OnReturn = "restart_stage"
 
     @field_validator("nodes")
@@ -120,7 +129,7 @@ class Stage(Request):
 
 
 class Flow(Request):
-    stages: list[Stage] = Field(max_length=STAGES_MAX)
+    stages: list[Stage] = Field(max_length=STAGES_MAX, json_schema_extra={"minItems": 1})
 
     @field_validator("stages")
     @classmethod
@@ -191,6 +200,8 @@ class ItemDraft(ItemContent):
 
 
 class ReviewRequest(Request):
+    model_config = ConfigDict(json_schema_extra=text_required_when("decision", ["return"], "comment"))
+
     decision: Decision
     comment: Text = Field(default="", validate_default=True)
     lead_department: Department | None = Field(default=None, description="审核时指定主责单位")
@@ -270,3 +281,13 @@ class ItemRetired(Response):
 
 
 ItemPublished = Item
+
+ITEM_EVENT_DATA: dict[str, type[Response]] = {
+    "item_drafted": ItemChanged,
+    "item_revised": ItemChanged,
+    "item_submitted": ItemSubmitted,
+    "item_reviewed": ItemReviewed,
+    "item_returned": ItemReviewed,
+    "item_published": ItemPublished,
+    "item_retired": ItemRetired,
+}

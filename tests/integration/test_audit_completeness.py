@@ -220,7 +220,7 @@ def test_an_event_audit_can_never_store_is_named_missing(
     assert result["dead_letters"][0]["queue"] == APPROVAL_TO_LEDGER
 
 
-def test_another_consumers_dead_letter_is_shown_while_the_ledger_stays_whole(
+def test_an_event_breaking_its_contract_is_refused_by_every_consumer_and_shown_missing(
     processes: ProcessGroup, service_env: dict[str, str], database_url: str
 ) -> None:
     amqp = service_env["AMQP_URI"]
@@ -240,22 +240,25 @@ def test_another_consumers_dead_letter_is_shown_while_the_ledger_stays_whole(
     )
     publish_raw(amqp, "catalogue.events", broken.type, wire(broken))
 
-    # Then the ledger holds it and verifies, and the approval service's dead letter is shown
+    # Then no consumer applies half of it: each dead-letters it at once, since its data breaks the
+    # catalogue's contract (the gate, shared.messaging); the ledger stays intact and names it
+    # missing, and approval's dead letter is shown beside the ledger's own
     def shown() -> dict[str, Any]:
         result = verify(amqp)
-        assert result["dead_letters"] and result["entries"] == 1, result
+        assert len(result["dead_letters"]) == 2 and result["missing"], result
         return result
 
     result = eventually(shown, timeout=60, interval=0.5)
-    assert (result["ok"], result["missing"]) == (True, [])
-    [letter] = result["dead_letters"]
-    assert (letter["queue"], letter["consumer"]) == (approval.queue_name, "approval")
+    assert (result["ok"], result["intact"], result["entries"]) == (False, True, 0)
+    assert [(m["service"], m["notification_id"]) for m in result["missing"]] == [("catalogue", 4_242)]
+    letter = next(d for d in result["dead_letters"] if d["consumer"] == "approval")
+    assert letter["queue"] == approval.queue_name
     assert (letter["service"], letter["notification_id"], letter["type"]) == (
         "catalogue",
         4_242,
         "item_published",
     )
-    assert "ValidationError" in letter["reason"]
+    assert "breaks its contract" in letter["reason"]
 
 
 def wire(event: IntegrationEvent) -> bytes:

@@ -1,6 +1,7 @@
 """办件 through the public HTTP API: the seed's renovation story, files, roles and ownership."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,8 @@ import pytest
 from services.gateway.models import AccountDraft
 from tests.support.accounts import register_account
 from tests.support.gateway import Api, is_problem
-from tests.support.hall import ITEM, PARALLEL, PDF, PNG, upload
+from tests.support.hall import ITEM, PARALLEL, PDF, PNG, running_hall, upload
+from tests.support.processes import ProcessGroup
 
 pytestmark = pytest.mark.integration
 
@@ -173,3 +175,27 @@ def test_the_case_list_pages_on_request_and_refuses_nonsense(hall: Api) -> None:
     # Nonsense is a 422 saying what is wrong
     for query in ("limit=abc", "limit=0", "limit=201", "offset=-1", "limit=1.5"):
         assert is_problem(teacher.get(f"/api/v1/cases?{query}"), 422), query
+
+
+@pytest.fixture
+def hall_on_one_connection(processes: ProcessGroup, service_env: dict[str, str]) -> Iterator[Api]:
+    """The hall whose gateway keeps a single PostgreSQL connection for file records: whatever one
+    request leaves set on it, the next one gets."""
+    service_env["ONETRIP_FILES_POOL_SIZE"] = "1"
+    yield from running_hall(processes)
+
+
+def test_reading_a_file_back_leaves_the_pooled_connection_as_it_was(hall_on_one_connection: Api) -> None:
+    # Given 李老师 has uploaded both drawings and opened one of them again
+    teacher = hall_on_one_connection.as_user("teacher1")
+    drawing = upload(teacher, "改造前结构图.png", PNG)
+    design = upload(teacher, "本次结构设计图.pdf", PDF)
+    assert teacher.get(f"/api/v1/files/{drawing}").content == PNG
+    # When she applies citing them, on the connection that served the read
+    reply = teacher.post("/api/v1/cases", json={
+        "item_id": ITEM, "form": {"房间": "航空楼 301"},
+        "materials": {"改造前结构图": drawing, "本次结构设计图": design},
+    })
+    # Then the case is filed and her files are recognised as hers
+    assert reply.status_code == 201, reply.text
+    assert reply.json()["status"] == "in_review" and reply.json()["missing_materials"] == []

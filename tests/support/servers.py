@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -93,4 +94,29 @@ def fresh_vhost(servers: Servers) -> Iterator[str]:
         broker.revoke(vhost)
 
 
-__all__ = ["Servers", "fresh_database", "fresh_vhost", "replace", "start_servers"]
+def service_environment(database_url: str, amqp_uri: str, tmp_path: Path) -> dict[str, str]:
+    """The environment for service processes of a test: its own database and vhost, the
+    development keys (each service still logs in to the bus as its own user)."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "ONETRIP_ENV": "development",
+            "DATABASE_URL": database_url,
+            "AMQP_URI": amqp_uri,
+            "ONETRIP_FILES_DIR": str(tmp_path) + "/files",
+            "ONETRIP_RELAY_POLL_SECONDS": "0.5",
+            "ONETRIP_AUDIT_CHECKPOINT": str(tmp_path) + "/audit-checkpoint.json",
+            "PYTHONUNBUFFERED": "1",
+            # Three test workers, each running a hall of five services, share the test
+            # server's 100 connections: each event store keeps one and borrows four more.
+            "ONETRIP_DB_POOL_SIZE": "1",
+            "ONETRIP_DB_MAX_OVERFLOW": "4",
+        }
+    )
+    env.pop("ONETRIP_FAULT", None)
+    return env
+
+
+__all__ = [
+    "Servers", "fresh_database", "fresh_vhost", "replace", "service_environment", "start_servers",
+]

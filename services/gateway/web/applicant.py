@@ -231,7 +231,7 @@ class ApplicantPages:
     def page_rate(self, request: Request, case_id: str) -> Response:
         visit = self._visit(request)
         user = visit.require_user()
-        body = RatingRequest.model_validate(
+        body = RatingRequest.model_validate_strings(
             {"score": request.form.get("score", ""), "comment": request.form.get("comment", "")}
         )
         case = ask(

@@ -291,7 +291,7 @@ class PageRoute(ApiRoute):
 def page_query(request: Request, model: type[M]) -> M:
     """The query as the API's model reads it; a field left empty in a form is not given."""
     given = {key: value for key, value in request.args.items() if value.strip()}
-    return model.model_validate(given)
+    return model.model_validate_strings(given)
 
 
 def page(

@@ -153,7 +153,7 @@ class SupervisorPages:
         visit = self._visit(request)
         user = visit.require_user(SUPERVISOR)
         fields = ("item_id", "checker", "trips", "minutes", "findings")
-        body = CheckRequest.model_validate({key: request.form.get(key, "") for key in fields})
+        body = CheckRequest.model_validate_strings({key: request.form.get(key, "") for key in fields})
         ask(
             self.audit,
             "record_check",

@@ -18,6 +18,7 @@ from services.approval.calendar import SHANGHAI
 from services.audit.application import AuditApplication
 from shared.config import Settings
 from shared.contracts import IntegrationEvent
+from shared.contracts.catalogue import Item
 from shared.eventstore import application_env, ensure_schema
 from tests.unit.approval.support import (
     FORM,
@@ -341,6 +342,14 @@ def _close(history: History, case: dict[str, Any], at: datetime) -> None:
 def item_published(
     item_id: str, department: str, trips: int, mode: str, notification_id: int
 ) -> IntegrationEvent:
+    """A published item as the catalogue's contract (``Item``) carries it."""
+    item = Item(
+        item_id=item_id, name=f"{department} 事项", department=department, trips=trips,
+        mode=mode, version=1, status="published", description="", current_state="",
+        coordination=[], target={"mode": mode}, materials=[], notes=[], contacts=[],
+        time_limit_days=10, one_trip_note="", lead_department=department,
+        flow={"stages": [{"name": "审批", "nodes": [{"department": department}]}]},
+    )
     return IntegrationEvent.build(
         type="item_published",
         service="catalogue",
@@ -349,12 +358,5 @@ def item_published(
         notification_id=notification_id,
         occurred_at=START,
         actor="party",
-        data={
-            "item_id": item_id,
-            "name": f"{department} 事项",
-            "department": department,
-            "trips": trips,
-            "mode": mode,
-            "version": 1,
-        },
+        data=item.model_dump(mode="json"),
     )
