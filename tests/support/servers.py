@@ -108,9 +108,10 @@ def service_environment(database_url: str, amqp_uri: str, tmp_path: Path) -> dic
             "ONETRIP_AUDIT_CHECKPOINT": str(tmp_path) + "/audit-checkpoint.json",
             "PYTHONUNBUFFERED": "1",
             # Three test workers, each running a hall of five services, share the test
-            # server's 100 connections: each event store keeps one and borrows four more.
+            # server's 100 connections: each event store keeps one open and borrows more only
+            # under load (as many as a service has workers).
             "ONETRIP_DB_POOL_SIZE": "1",
-            "ONETRIP_DB_MAX_OVERFLOW": "4",
+            "ONETRIP_DB_MAX_OVERFLOW": "9",
         }
     )
     env.pop("ONETRIP_FAULT", None)
