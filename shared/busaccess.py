@@ -258,7 +258,7 @@ class BrokerAdmin:
 
 
 def describe() -> str:
-    """Every user's permissions in Markdown (docs/security.d/bus.md shows them)."""
+    """Every user's permissions in Markdown (docs/security.md shows them)."""
     lines = []
     for user in BUS_USERS:
         lines += [f"#### `{user.role}`", "",
