@@ -29,7 +29,12 @@ up: install servers
 	$(PY) -m shared.bootstrap
 	ONETRIP_HTTP_PORT=$${PORT:-8000} PATH="$(CURDIR)/$(VENV)/bin:$$PATH" exec $(VENV)/bin/honcho start
 
-test: install servers
+# The Node.js example consumer the tests run (examples/node-consumer), from the npm registry.
+NODE_EXAMPLE := examples/node-consumer/node_modules/.package-lock.json
+$(NODE_EXAMPLE): examples/node-consumer/package-lock.json
+	cd examples/node-consumer && npm ci --no-audit --no-fund --loglevel=error
+
+test: install servers $(NODE_EXAMPLE)
 	@scripts/ensure-system-packages test
 	$(VENV)/bin/ruff check services shared tests bench
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
