@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> None:
     # Everything in this process that reaches the broker (nameko, the relay, dead-lettering)
     # logs in as the service's own bus user.
     os.environ["AMQP_URI"] = service_login_uri(env("AMQP_URI"), name)
+    os.environ["ONETRIP_SERVICE_NAME"] = name  # named in JSON log lines
     configure_logging(env("ONETRIP_LOG_LEVEL"), env("ONETRIP_LOG_FORMAT"))
     metrics.watch_queues(env("AMQP_URI"), queues_of(name))
     if name != "gateway":  # the gateway answers GET /metrics itself
