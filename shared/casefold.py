@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from shared.contracts.approval import UnknownCaseEventError
+
 Case = dict[str, Any]
 Data = Mapping[str, Any]
 Handler = Callable[[Case, Data, str, "str | None"], None]
@@ -20,8 +22,6 @@ CLOSED_STATUSES = frozenset({"approved", "rejected", "withdrawn"})
 DECIDED_STATES = {"approve": "approved", "return": "returned", "reject": "rejected"}
 
 
-class UnknownCaseEventError(ValueError):
-    pass
 
 
 def apply(

@@ -427,7 +427,7 @@ class Case(Aggregate):
 
     def _close(self, closing_event: Callable[..., None], actor: str, now: datetime) -> None:
         data = self._payload(
-            contract.CaseClosed,
+            CLOSING_CONTRACTS[closing_event.__name__],
             self.departments,
             now,
             item_version=self.view["item_version"],
@@ -444,7 +444,7 @@ class Case(Aggregate):
 
     def _payload(
         self,
-        model: type[contract.CaseEventData],
+        model: type[contract.CaseEvent],
         departments: list[str],
         now: datetime,
         **fields: Any,
@@ -461,7 +461,7 @@ class Case(Aggregate):
         ).model_dump(mode="json")
 
     def _node_payload(
-        self, model: type[contract.CaseEventData], node: Node, now: datetime, **fields: Any
+        self, model: type[contract.CaseEvent], node: Node, now: datetime, **fields: Any
     ) -> dict[str, Any]:
         return self._payload(
             model,
@@ -539,6 +539,12 @@ FOLLOW_UPS: dict[str, FollowUp] = {
     "approve": Case._after_approve,
     "return": Case._after_return,
     "reject": Case._after_reject,
+}
+
+CLOSING_CONTRACTS: dict[str, type[contract.CaseClosed]] = {
+    "_approved": contract.CaseApproved,
+    "_rejected": contract.CaseRejected,
+    "_withdrawn": contract.CaseWithdrawn,
 }
 
 WIRE_TYPES: dict[type[Any], str] = {

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from shared.contracts.approval import CASE_EVENT_DATA
+from shared.contracts.approval import CASE_EVENTS
 from shared.contracts.catalogue import ITEM_EVENT_DATA
 from shared.contracts.envelope import SCHEMA_VERSION, IntegrationEvent, event_id_for
 
 EVENT_DATA: dict[str, dict[str, type[BaseModel]]] = {
-    "approval": dict(CASE_EVENT_DATA),
+    "approval": dict(CASE_EVENTS),
     "catalogue": dict(ITEM_EVENT_DATA),
 }
 """The data model of each published event type, by publishing service (where one is promised)."""

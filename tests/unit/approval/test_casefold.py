@@ -8,7 +8,7 @@ import pytest
 
 from services.approval.application import ApprovalApplication
 from shared import casefold
-from shared.contracts.approval import CASE_EVENT_DATA, Case
+from shared.contracts.approval import CASE_EVENTS, Case
 from tests.unit.approval.support import (
     BEFORE_DRAWING,
     FORM,
@@ -97,11 +97,11 @@ def test_every_published_event_matches_its_contract_and_names_whom_it_concerns(
     # When its published events are read off the outbox
     events = published(app, case["case_id"])
     # Then each validates against its payload model and names case, item, applicant, departments
-    assert {event["type"] for event in events} == set(CASE_EVENT_DATA) - {
+    assert {event["type"] for event in events} == set(CASE_EVENTS) - {
         "case_rejected", "case_withdrawn", "node_cancelled"
     }
     for event in events:
-        CASE_EVENT_DATA[event["type"]].model_validate(event["data"])
+        CASE_EVENTS[event["type"]].model_validate(event["data"])
         assert event["data"]["item_id"] == "gongfang-zhuangxiu"
         assert event["data"]["applicant"] == "teacher1"
         assert event["data"]["departments"]
