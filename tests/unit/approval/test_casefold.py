@@ -8,7 +8,7 @@ import pytest
 
 from services.approval.application import ApprovalApplication
 from shared import casefold
-from shared.contracts.approval import CASE_EVENTS, Case
+from shared.contracts.approval import CASE_EVENTS, Case, NodeOpened
 from tests.unit.approval.support import (
     BEFORE_DRAWING,
     FORM,
@@ -147,6 +147,14 @@ def test_a_stray_event_is_refused() -> None:
     # Given an event of another service
     # When it is applied / Then the fold refuses it rather than guess
     with pytest.raises(casefold.UnknownCaseEventError):
-        casefold.apply(None, "item_published", {"item_id": "x"}, "2026-11-27T09:00:00+08:00", "x")
+        casefold.fold([{"type": "item_published", "data": {"item_id": "x"}, "actor": "x"}])
+    # And a case event that cannot start a case is refused as the first
+    opened = NodeOpened(
+        case_id="c-1", item_id="gongfang-zhuangxiu", item_name="公房装修改造申请",
+        applicant="teacher1", lead_department="gzc", departments=["gzc"],
+        at="2026-11-27T09:00:00+08:00", node_id="s1-gzc", department="gzc", stage="部门审核",
+        stage_index=0, task_id="c-1.s1-gzc.1", round=1, opened_at="2026-11-27T09:00:00+08:00",
+        due_at="2026-11-29T09:00:00+08:00",
+    )
     with pytest.raises(casefold.UnknownCaseEventError):
-        casefold.apply(None, "node_opened", {"node_id": "gzc"}, "2026-11-27T09:00:00+08:00", "gzc")
+        casefold.apply(None, opened, "gzc")
