@@ -14,6 +14,7 @@ from pydantic_core import to_jsonable_python
 
 from shared.contracts.approval import (
     CASE_EVENTS,
+    STATUS_AFTER,
     CaseApproved,
     CaseClosed,
     CaseEvent,
@@ -22,7 +23,6 @@ from shared.contracts.approval import (
     CaseRejected,
     CaseResubmitted,
     CaseReturned,
-    CaseStatus,
     CaseSubmitted,
     CaseUrged,
     CaseWithdrawn,
@@ -56,6 +56,8 @@ def apply_in_place(case: Case | None, event: CaseEvent, actor: str | None) -> Ca
         raise UnknownCaseEventError(f"a case starts with case_submitted, not {event.event_type}")
     state: Case = case if case is not None else {}
     handler(state, event, actor)
+    if type(event) in STATUS_AFTER:
+        state["status"] = STATUS_AFTER[type(event)]
     _derive_stage_states(state)
     return state
 
@@ -100,7 +102,6 @@ def _submitted(case: Case, event: CaseSubmitted, actor: str | None) -> None:
         department=event.department,
         applicant=event.applicant,
         applicant_department=event.applicant_department,
-        status="in_review",
         submitted_at=_json(event.submitted_at),
         due_at=_json(event.due_at),
         closed_at=None,
@@ -146,9 +147,7 @@ def _node(node: FlowNode) -> dict[str, Any]:
 
 
 def _intake_rejected(case: Case, event: CaseIntakeRejected, actor: str | None) -> None:
-    case.update(
-        status="intake_rejected", due_at=None, missing_materials=list(event.missing_materials)
-    )
+    case.update(due_at=None, missing_materials=list(event.missing_materials))
 
 
 def _node_opened(case: Case, event: NodeOpened, actor: str | None) -> None:
@@ -184,12 +183,11 @@ def _node_overdue(case: Case, event: NodeOverdue, actor: str | None) -> None:
 
 
 def _returned(case: Case, event: CaseReturned, actor: str | None) -> None:
-    case.update(status="returned", return_comments=_json(event.comments))
+    case["return_comments"] = _json(event.comments)
 
 
 def _resubmitted(case: Case, event: CaseResubmitted, actor: str | None) -> None:
     case.update(
-        status="in_review",
         round=event.round,
         due_at=_json(event.due_at),
         missing_materials=[],
@@ -199,11 +197,8 @@ def _resubmitted(case: Case, event: CaseResubmitted, actor: str | None) -> None:
     )
 
 
-def _closer(status: CaseStatus) -> Handler:
-    def close(case: Case, event: CaseClosed, actor: str | None) -> None:
-        case.update(status=status, closed_at=_json(event.closed_at))
-
-    return close
+def _closed(case: Case, event: CaseClosed, actor: str | None) -> None:
+    case["closed_at"] = _json(event.closed_at)
 
 
 def _urged(case: Case, event: CaseUrged, actor: str | None) -> None:
@@ -229,9 +224,9 @@ HANDLERS: dict[type[CaseEvent], Handler] = {
     NodeOverdue: _node_overdue,
     CaseReturned: _returned,
     CaseResubmitted: _resubmitted,
-    CaseApproved: _closer("approved"),
-    CaseRejected: _closer("rejected"),
-    CaseWithdrawn: _closer("withdrawn"),
+    CaseApproved: _closed,
+    CaseRejected: _closed,
+    CaseWithdrawn: _closed,
     CaseUrged: _urged,
     TripRecorded: _trip_recorded,
     CaseRated: _rated,

@@ -25,7 +25,9 @@ OnReturn = Literal["restart_stage", "returning_node_only"]
 
 OPEN_STATUSES: frozenset[str] = frozenset({"in_review", "returned", "intake_rejected"})
 CLOSED_STATUSES: frozenset[str] = frozenset({"approved", "rejected", "withdrawn"})
-"""A withdrawn case is closed: nothing more happens to it (it is not the hall's result)."""
+"""A withdrawn case is closed too: nothing more happens to it, and it may be rated."""
+CONCLUDED_STATUSES: frozenset[str] = CLOSED_STATUSES - {"withdrawn"}
+"""Closed by the hall's decision (办结): the cases the supervision figures hold it to."""
 
 BAD_REVIEW_MAX_SCORE = 2
 """A rating of this score or lower is a bad review (差评)."""
@@ -415,6 +417,18 @@ CASE_EVENTS: dict[str, type[CaseEvent]] = {
     )
 }
 """Every integration event of a case, by wire name: the one list of the case vocabulary."""
+
+
+STATUS_AFTER: dict[type[CaseEvent], CaseStatus] = {
+    CaseSubmitted: "in_review",
+    CaseIntakeRejected: "intake_rejected",
+    CaseReturned: "returned",
+    CaseResubmitted: "in_review",
+    CaseApproved: "approved",
+    CaseRejected: "rejected",
+    CaseWithdrawn: "withdrawn",
+}
+"""The status a case has right after each event that changes it."""
 
 
 class UnknownCaseEventError(ValueError):
