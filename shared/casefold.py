@@ -41,6 +41,11 @@ Case = dict[str, Any]
 Handler = Callable[[Case, Any, "str | None"], None]
 
 DECIDED_STATES = {"approve": "approved", "return": "returned", "reject": "rejected"}
+SUBMITTED_AS_PUBLISHED = frozenset({
+    "case_id", "item_id", "item_version", "item_name", "department", "applicant",
+    "applicant_department", "submitted_at", "due_at", "round", "form", "materials",
+    "item_materials", "time_limit_days",
+})
 
 
 def apply(case: Case | None, event: CaseEvent, actor: str | None) -> Case:
@@ -94,23 +99,10 @@ def departments_of(case: Case) -> list[str]:
 
 
 def _submitted(case: Case, event: CaseSubmitted, actor: str | None) -> None:
+    case.update(event.model_dump(mode="json", include=SUBMITTED_AS_PUBLISHED))
     case.update(
-        case_id=event.case_id,
-        item_id=event.item_id,
-        item_version=event.item_version,
-        item_name=event.item_name,
-        department=event.department,
-        applicant=event.applicant,
-        applicant_department=event.applicant_department,
-        submitted_at=_json(event.submitted_at),
-        due_at=_json(event.due_at),
         closed_at=None,
         missing_materials=[],
-        round=event.round,
-        form=_json(event.form),
-        materials=_json(event.materials),
-        item_materials=_json(event.item_materials),
-        time_limit_days=event.time_limit_days,
         stages=[_stage(stage) for stage in event.flow.stages],
         trips=[],
         trips_promised=event.trips,

@@ -32,6 +32,7 @@ from services.approval.rules import (
     departments_of_nodes,
     missing_materials,
     nodes_to_open,
+    returning_comments,
     stage_index_of,
     submission,
     task_id_for,
@@ -93,7 +94,10 @@ class Case(Aggregate):
         now = in_shanghai(now)
         missing = missing_materials(item["materials"], form, materials, own_files)
         due = None if missing else due_at(now, item["time_limit_days"])
-        submitted = submission(case_id, item, applicant, applicant_department, form, materials, now, due)
+        submitted = submission(
+            item, now, due, case_id=case_id, applicant=applicant,
+            applicant_department=applicant_department, form=dict(form), materials=dict(materials),
+        )
         case = cls(event=submitted, actor=applicant, timestamp=now)
         case._take_in(missing, applicant, now, due_at)
         return case
@@ -324,11 +328,6 @@ class Case(Aggregate):
         index = stage_index_of(self.view, node["node_id"])
         self._cancel_pending("stage_returned", actor, now)
         stage = self.view["stages"][index]
-        comments = [
-            {key: each[key] for key in ("node_id", "department", "comment")}
-            for each in stage["nodes"]
-            if each["state"] == "returned"
-        ]
         returned = self._event(
             contract.CaseReturned,
             departments_of_nodes(stage["nodes"]),
@@ -336,7 +335,7 @@ class Case(Aggregate):
             stage=stage["name"],
             stage_index=index,
             round=self.round,
-            comments=comments,
+            comments=returning_comments(stage),
         )
         self._record(returned, actor)
 
@@ -378,15 +377,9 @@ class Case(Aggregate):
         )
 
     def _node_event(self, model: type[E], node: Node, now: datetime, **fields: Any) -> E:
-        fields = {"task_id": node["task_id"], **fields}
-        return self._event(
-            model,
-            [node["department"]],
-            now,
-            node_id=node["node_id"],
-            department=node["department"],
-            **fields,
-        )
+        node_fields = {"node_id": node["node_id"], "department": node["department"]}
+        fields = {**node_fields, "task_id": node["task_id"], **fields}
+        return self._event(model, [node["department"]], now, **fields)
 
 
 FollowUp = Callable[[Case, Node, str, datetime, DueAt], None]

@@ -77,6 +77,14 @@ def nodes_to_open(stage: Stage) -> list[Node]:
     return [node for node in stage["nodes"] if node["state"] != "approved"]
 
 
+def returning_comments(stage: Stage) -> list[dict[str, str]]:
+    return [
+        {key: node[key] for key in ("node_id", "department", "comment")}
+        for node in stage["nodes"]
+        if node["state"] == "returned"
+    ]
+
+
 def urged_on(node: Node, day: date) -> bool:
     urged_at = node["urged_at"]
     return urged_at is not None and in_shanghai(datetime.fromisoformat(urged_at)).date() == day
@@ -106,34 +114,24 @@ def stage_index_of(case: Mapping[str, Any], node_id: str) -> int:
 
 
 def submission(
-    case_id: str,
-    item: Mapping[str, Any],
-    applicant: str,
-    applicant_department: str | None,
-    form: Mapping[str, Any],
-    materials: Mapping[str, str],
-    now: datetime,
-    due_at: datetime | None,
+    item: Mapping[str, Any], now: datetime, due_at: datetime | None, **case: Any
 ) -> CaseSubmitted:
-    """A new case against the item version it is pinned to; ``due_at`` None when intake fails."""
+    """A new case (its id, applicant, form and materials) against the item version it is
+    pinned to; ``due_at`` is None when intake fails."""
     lead = lead_department_of(item)
     return CaseSubmitted(
-        case_id=case_id,
         item_id=item["item_id"],
         item_name=item["name"],
-        applicant=applicant,
         lead_department=lead,
         departments=flow_departments(lead, item["flow"]),
         at=now,
         item_version=item["version"],
         department=lead,
-        applicant_department=applicant_department,
-        form=dict(form),
-        materials=dict(materials),
         item_materials=item["materials"],
         flow=item["flow"],
         trips=item["trips"],
         time_limit_days=item["time_limit_days"],
         submitted_at=now,
         due_at=due_at,
+        **case,
     )

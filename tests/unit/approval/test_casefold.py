@@ -17,6 +17,7 @@ from tests.unit.approval.support import (
     Clock,
     decide,
     published,
+    returned_by_bwc,
     submit_complete,
 )
 
@@ -113,10 +114,7 @@ def test_replay_as_of_a_moment_between_the_return_and_the_resubmission_shows_it_
     app: ApprovalApplication, clock: Clock
 ) -> None:
     # Given a case returned by 保卫处 and resubmitted the next day
-    case = submit_complete(app, clock)
-    for department in ["gzc", "jjc", "xxh", "hq", "bmc"]:
-        case = decide(app, clock, case, department)
-    case = decide(app, clock, case, "bwc", "return", "请补充消防通道示意图")
+    case = returned_by_bwc(app, clock)
     returned_at = clock.now()
     clock.advance(days=1)
     app.resubmit(case["case_id"], actor="teacher1", form=None, materials=None,

@@ -14,7 +14,7 @@ from tests.unit.approval.support import (
     decide,
     published,
     renovation_item,
-    submit_complete,
+    returned_by_bwc,
 )
 
 OLD_CASE_TOPIC = "services.approval.domain:Case"
@@ -60,10 +60,7 @@ def test_a_case_stored_under_the_old_topics_loads_publishes_and_goes_on(
     app: ApprovalApplication, clock: Clock
 ) -> None:
     # Given 李老师's case told to the end: returned by 保卫处, resubmitted, urged, a trip, approved
-    case = submit_complete(app, clock)
-    for department in ["gzc", "jjc", "xxh", "hq", "bmc"]:
-        case = decide(app, clock, case, department)
-    case = decide(app, clock, case, "bwc", "return", "请补充消防通道示意图")
+    case = returned_by_bwc(app, clock)
     app.resubmit(case["case_id"], actor="teacher1", form=None, materials=None,
                  own_files=LI_FILES, now=clock.advance(hours=2))
     app.urge(case["case_id"], actor="teacher1", now=clock.advance(hours=1))
