@@ -28,11 +28,12 @@ T = TypeVar("T")
 
 
 class Publication(NamedTuple):
-    """What a stored domain event says on the bus: its wire type, data and actor."""
+    """What a stored domain event says on the bus: its wire type, data, actor, schema version."""
 
     type: str
     data: dict[str, Any]
     actor: str | None
+    schema_version: int = SCHEMA_VERSION
 
 
 class UnsupportedSchemaError(ValueError):
@@ -145,6 +146,7 @@ class OnetripApplication(Application[Any]):
             occurred_at=occurred_at,
             actor=publication.actor,
             data=publication.data,
+            schema_version=publication.schema_version,
         )
 
 

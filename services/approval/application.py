@@ -65,15 +65,9 @@ class ApprovalApplication(ItemLine, DelegationDesk):
             if request_id and (done := self._requested_case(new_case_id, applicant)) is not None:
                 return done
             case = Case.submit(
-                case_id=new_case_id,
-                item=item,
-                applicant=applicant,
-                applicant_department=applicant_department,
-                form=form,
-                materials=materials,
-                own_files=own_files,
-                now=moment,
-                due_at=self.calendar.due_at,
+                case_id=new_case_id, item=item, applicant=applicant,
+                applicant_department=applicant_department, form=form, materials=materials,
+                own_files=own_files, now=moment, due_at=self.calendar.due_at,
             )
             self.save(case)
             return copy.deepcopy(case.view)
@@ -100,21 +94,17 @@ class ApprovalApplication(ItemLine, DelegationDesk):
         now: datetime | None = None,
         request_id: str | None = None,
     ) -> dict[str, Any]:
-        moment = self._now(now)
-        return self._update_visible(
-            case_id,
-            actor,
-            actor_department,
-            lambda case: case.resubmit(
+        def resubmit(case: Case, moment: datetime) -> None:
+            case.resubmit(
                 form=form,
                 materials=materials,
                 actor=actor,
                 own_files=own_files,
                 now=moment,
                 due_at=self.calendar.due_at,
-            ),
-            request_id,
-        )
+            )
+
+        return self._change_visible(case_id, actor, actor_department, now, resubmit, request_id)
 
     def decide(
         self,
@@ -152,31 +142,10 @@ class ApprovalApplication(ItemLine, DelegationDesk):
 
         return self._update(case_id, decide, request_id)
 
-    def decide_task(
-        self,
-        task_id: str,
-        *,
-        decision: str,
-        comment: str,
-        actor: str,
-        actor_department: str | None,
-        actor_roles: Collection[str],
-        now: datetime | None = None,
-        request_id: str | None = None,
-    ) -> dict[str, Any]:
+    def decide_task(self, task_id: str, **decision: Any) -> dict[str, Any]:
+        """``decide`` for the node a task names (the same keywords), only while it is that task."""
         case_id, node_id, _ = parse_task_id(task_id)
-        return self.decide(
-            case_id,
-            node_id,
-            decision=decision,
-            comment=comment,
-            actor=actor,
-            actor_department=actor_department,
-            actor_roles=actor_roles,
-            now=now,
-            task_id=task_id,
-            request_id=request_id,
-        )
+        return self.decide(case_id, node_id, task_id=task_id, **decision)
 
     def withdraw(
         self,
@@ -186,10 +155,10 @@ class ApprovalApplication(ItemLine, DelegationDesk):
         actor_department: str | None = None,
         now: datetime | None = None,
     ) -> dict[str, Any]:
-        moment = self._now(now)
-        return self._update_visible(
-            case_id, actor, actor_department, lambda case: case.withdraw(actor=actor, now=moment)
-        )
+        def withdraw(case: Case, moment: datetime) -> None:
+            case.withdraw(actor=actor, now=moment)
+
+        return self._change_visible(case_id, actor, actor_department, now, withdraw)
 
     def urge(
         self,
@@ -199,13 +168,12 @@ class ApprovalApplication(ItemLine, DelegationDesk):
         actor_department: str | None = None,
         now: datetime | None = None,
     ) -> list[str]:
-        moment = self._now(now)
         urged: list[str] = []
 
-        def urge(case: Case) -> None:
+        def urge(case: Case, moment: datetime) -> None:
             urged[:] = case.urge(actor=actor, now=moment)
 
-        self._update_visible(case_id, actor, actor_department, urge)
+        self._change_visible(case_id, actor, actor_department, now, urge)
         return urged
 
     def record_trip(
@@ -235,13 +203,10 @@ class ApprovalApplication(ItemLine, DelegationDesk):
         actor_department: str | None = None,
         now: datetime | None = None,
     ) -> dict[str, Any]:
-        moment = self._now(now)
-        return self._update_visible(
-            case_id,
-            actor,
-            actor_department,
-            lambda case: case.rate(score=score, comment=comment, actor=actor, now=moment),
-        )
+        def rate(case: Case, moment: datetime) -> None:
+            case.rate(score=score, comment=comment, actor=actor, now=moment)
+
+        return self._change_visible(case_id, actor, actor_department, now, rate)
 
     def mark_overdue(
         self,
@@ -298,18 +263,22 @@ class ApprovalApplication(ItemLine, DelegationDesk):
         with self._case_locks[hash(case_id) % len(self._case_locks)]:
             return retry_on_conflict(command)
 
-    def _update_visible(
+    def _change_visible(
         self,
         case_id: str,
         actor: str,
         actor_department: str | None,
-        change: Callable[[Case], None],
+        now: datetime | None,
+        change: Callable[[Case, datetime], None],
         request_id: str | None = None,
     ) -> dict[str, Any]:
+        """A change by someone who must see the case (else it does not exist for them)."""
+        moment = self._now(now)
+
         def visible_change(case: Case) -> None:
             if not case.may_see(actor, actor_department):
                 raise NotFoundError("没有这个办件")
-            change(case)
+            change(case, moment)
 
         return self._update(case_id, visible_change, request_id)
 
@@ -318,7 +287,6 @@ class ApprovalApplication(ItemLine, DelegationDesk):
         if not isinstance(case, Case):
             raise NotFoundError("没有这个办件")
         return case
-
 
 
 def _case_uuid(case_id: str) -> uuid.UUID | None:

@@ -38,7 +38,8 @@ class ApprovalStore(OnetripApplication):
         if recorded is None:
             return None
         case_event, actor = recorded
-        return Publication(case_event.event_type, case_event.model_dump(mode="json"), actor)
+        data = case_event.model_dump(mode="json")
+        return Publication(case_event.event_type, data, actor, case_event.schema_version)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

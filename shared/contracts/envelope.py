@@ -46,11 +46,12 @@ class IntegrationEvent(BaseModel):
         occurred_at: datetime,
         actor: str | None,
         data: dict[str, Any],
+        schema_version: int = SCHEMA_VERSION,
     ) -> IntegrationEvent:
         return cls(
             event_id=event_id_for(service, aggregate_id, aggregate_version),
             type=type,
-            schema_version=SCHEMA_VERSION,
+            schema_version=schema_version,
             occurred_at=occurred_at,
             service=service,
             aggregate_id=aggregate_id,
