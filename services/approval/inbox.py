@@ -191,17 +191,19 @@ class TaskInbox:
 
     # -- reading -----------------------------------------------------------------------
 
-    def tasks(self, department: str) -> list[dict[str, Any]]:
+    def _select(self, query: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
         with self.datastore.transaction(commit=False) as curs:
-            curs.execute(
-                self._q(
-                    "SELECT task_id, case_id, node_id, item_id, item_name, department, applicant, "
-                    "created_at, due_at, overdue FROM {schema}.tasks WHERE department = %s "
-                    "ORDER BY created_at, task_id"
-                ),
-                (department,),
-            )
-            return [_task(row) for row in curs.fetchall()]
+            curs.execute(self._q(query), params)
+            return list(curs.fetchall())
+
+    def tasks(self, department: str) -> list[dict[str, Any]]:
+        rows = self._select(
+            "SELECT task_id, case_id, node_id, item_id, item_name, department, applicant, "
+            "created_at, due_at, overdue FROM {schema}.tasks WHERE department = %s "
+            "ORDER BY created_at, task_id",
+            (department,),
+        )
+        return [_task(row) for row in rows]
 
     def case_ids(self, department: str) -> list[str]:
         """The cases the department has a node in, newest first."""
@@ -239,26 +241,19 @@ class TaskInbox:
             return list(row["case_ids"]), int(row["total"])
 
     def file_cited_for(self, file_id: str, department: str) -> bool:
-        with self.datastore.transaction(commit=False) as curs:
-            curs.execute(
-                self._q(
-                    "SELECT 1 FROM {schema}.case_files f JOIN {schema}.case_departments d "
-                    "USING (case_id) WHERE f.file_id = %s AND d.department = %s LIMIT 1"
-                ),
-                (file_id, department),
-            )
-            return curs.fetchone() is not None
+        return bool(self._select(
+            "SELECT 1 FROM {schema}.case_files f JOIN {schema}.case_departments d "
+            "USING (case_id) WHERE f.file_id = %s AND d.department = %s LIMIT 1",
+            (file_id, department),
+        ))
 
     def overdue_candidates(self, now: datetime) -> list[tuple[str, str]]:
-        with self.datastore.transaction(commit=False) as curs:
-            curs.execute(
-                self._q(
-                    "SELECT case_id, node_id FROM {schema}.tasks "
-                    "WHERE NOT overdue AND due_at < %s ORDER BY due_at LIMIT 500"
-                ),
-                (now,),
-            )
-            return [(row["case_id"], row["node_id"]) for row in curs.fetchall()]
+        rows = self._select(
+            "SELECT case_id, node_id FROM {schema}.tasks "
+            "WHERE NOT overdue AND due_at < %s ORDER BY due_at LIMIT 500",
+            (now,),
+        )
+        return [(row["case_id"], row["node_id"]) for row in rows]
 
 
 def _flow_departments(event: contract.CaseSubmitted) -> Iterable[str]:
