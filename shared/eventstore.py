@@ -29,11 +29,12 @@ T = TypeVar("T")
 
 
 class Publication(NamedTuple):
-    """What a stored domain event says on the bus: its wire type, data and actor."""
+    """What a stored domain event says on the bus: its wire type, data, actor, schema version."""
 
     type: str
     data: dict[str, Any]
     actor: str | None
+    schema_version: int = SCHEMA_VERSION
 
 
 class UnsupportedSchemaError(ValueError):
@@ -166,6 +167,7 @@ class OnetripApplication(Application[Any]):
             actor=publication.actor,
             data=publication.data,
             correlation_id=getattr(domain_event, CORRELATION_ATTRIBUTE, None),
+            schema_version=publication.schema_version,
         )
 
 

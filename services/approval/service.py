@@ -10,8 +10,8 @@ from pydantic import BaseModel, ValidationError
 
 from services.approval.application import ApprovalApplication
 from services.approval.calendar import SHANGHAI
-from services.approval.domain import APPROVER
 from services.approval.inbox import TaskInbox
+from services.approval.rules import APPROVER
 from shared.caller import SignedRpcProxy
 from shared.config import env
 from shared.contracts import IntegrationEvent

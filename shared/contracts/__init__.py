@@ -2,14 +2,14 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from shared.contracts.approval import CASE_EVENT_DATA
+from shared.contracts.approval import CASE_EVENTS
 from shared.contracts.catalogue import ITEM_EVENT_DATA
 from shared.contracts.envelope import SCHEMA_VERSION, IntegrationEvent, event_id_for
 from shared.contracts.notify import NOTIFY_EVENT_DATA
 from shared.contracts.supervision import SUPERVISION_EVENT_DATA
 
 EVENT_DATA: dict[str, dict[str, type[BaseModel]]] = {
-    "approval": dict(CASE_EVENT_DATA),
+    "approval": dict(CASE_EVENTS),
     "catalogue": dict(ITEM_EVENT_DATA),
     "notify": dict(NOTIFY_EVENT_DATA),
     "audit": dict(SUPERVISION_EVENT_DATA),

@@ -52,11 +52,12 @@ class IntegrationEvent(BaseModel):
         actor: str | None,
         data: dict[str, Any],
         correlation_id: str | None = None,
+        schema_version: int = SCHEMA_VERSION,
     ) -> IntegrationEvent:
         return cls(
             event_id=event_id_for(service, aggregate_id, aggregate_version),
             type=type,
-            schema_version=SCHEMA_VERSION,
+            schema_version=schema_version,
             occurred_at=occurred_at,
             service=service,
             aggregate_id=aggregate_id,
