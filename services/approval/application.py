@@ -17,7 +17,6 @@ from typing import Any, TypeVar
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import DomainEventProtocol
 
-from services.approval.calendar import SHANGHAI, WorkingCalendar, in_shanghai
 from services.approval.domain import (
     APPROVER,
     WIRE_TYPES,
@@ -36,6 +35,7 @@ from services.approval.domain import (
 from shared.contracts.approval import PinnedItem
 from shared.errors import ConflictError, InvalidError, NotFoundError
 from shared.eventstore import OnetripApplication, Publication, retry_on_conflict
+from shared.workdays import SHANGHAI, WorkingCalendar, in_shanghai
 
 T = TypeVar("T")
 SYSTEM_ACTOR = "system"

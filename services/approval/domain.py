@@ -24,7 +24,6 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
-from services.approval.calendar import in_shanghai
 from shared import casefold
 from shared.contracts import approval as contract
 from shared.errors import (
@@ -34,6 +33,7 @@ from shared.errors import (
     NotFoundError,
     RateLimitedError,
 )
+from shared.workdays import in_shanghai
 
 DueAt = Callable[[datetime, int], datetime]
 Node = dict[str, Any]

@@ -24,7 +24,6 @@ from services.audit.domain import (
     Rectification,
     item_checks_id,
     rectification_id,
-    working_deadline,
 )
 from services.audit.integrity import LedgerIntegrity
 from services.audit.replay import parse_moment, rebuild_case, timeline_entry, timeline_order
@@ -32,6 +31,7 @@ from services.audit.report import report_workbook
 from shared.contracts import SCHEMA_VERSION, IntegrationEvent
 from shared.errors import InvalidError, NotFoundError
 from shared.eventstore import ConsumingApplication, Publication, retry_on_conflict
+from shared.workdays import WorkingCalendar
 
 RECTIFICATION_DAYS_VARIABLE = "ONETRIP_RECTIFICATION_DAYS"
 T = TypeVar("T", datetime, datetime | None)
@@ -46,9 +46,12 @@ class AuditApplication(LedgerIntegrity, ConsumingApplication):
     name = "audit"
     service = "audit"
 
-    def __init__(self, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, env: dict[str, str] | None = None, calendar: WorkingCalendar | None = None
+    ) -> None:
         topic = "services.audit.ledger:LedgerRecorder"
         super().__init__({**(env or {}), "PROCESS_RECORDER_TOPIC": topic})
+        self.calendar = calendar or WorkingCalendar.from_env(self.env)
         self.schema: str = self.recorder.datastore.schema  # type: ignore[attr-defined]
         self.ledger_name = f"{self.env.get('POSTGRES_DBNAME', 'onetrip')}/{self.schema}"
         self._create_read_models()
@@ -102,7 +105,7 @@ class AuditApplication(LedgerIntegrity, ConsumingApplication):
             score=int(data["score"]),
             comment=data.get("comment", ""),
             rated_at=rated_at.isoformat(),
-            deadline=working_deadline(rated_at, days).isoformat(),
+            deadline=self.calendar.due_at(rated_at, days).isoformat(),
         )
 
     def entries(self) -> int:

@@ -16,9 +16,9 @@ import pytest
 from openpyxl import load_workbook
 
 from services.audit.application import AuditApplication
-from services.audit.domain import SHANGHAI
 from shared.contracts import IntegrationEvent
 from shared.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
+from shared.workdays import SHANGHAI
 from tests.unit.audit.support import START, audit_application, generated_history, item_published
 
 pytestmark = pytest.mark.integration
@@ -308,3 +308,22 @@ def test_an_experience_check_sits_beside_the_promised_trips_and_the_report_lists
     ]
     rates = [row[3] for row in ranking]
     assert rates == sorted(rates, reverse=True) and ranking[0][0] == 1
+
+
+def test_a_rectification_deadline_skips_the_school_closures_in_the_holidays_file(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the school closes on Wednesday and Thursday 2026-11-04/05 (校运会), listed in the
+    # holidays file the hall is started with
+    closures = tmp_path / "holidays.json"
+    closures.write_text('{"holidays": ["2026-11-04", "2026-11-05"]}', encoding="utf-8")
+    monkeypatch.setenv("ONETRIP_HOLIDAYS_FILE", str(closures))
+    monday = datetime(2026, 11, 2, 10, 0, tzinfo=SHANGHAI)
+
+    # When 李老师 gives her case a bad review on Monday
+    with audit_application(database_url, tmp_path / "audit-checkpoint.json") as audit:
+        audit.consume(rated("case-li", 1, monday))
+        [rating] = audit.ratings()["ratings"]
+
+    # Then 国资处's five working days skip the two closure days: 11-03, 11-06, 11-09, 11-10, 11-11
+    assert rating["rectification"]["deadline"] == "2026-11-11T23:59:59+08:00"

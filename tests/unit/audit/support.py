@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from services.approval.application import ApprovalApplication
-from services.approval.calendar import SHANGHAI
 from services.audit.application import AuditApplication
 from shared.config import Settings
 from shared.contracts import IntegrationEvent
 from shared.contracts.catalogue import Item
 from shared.eventstore import application_env, ensure_schema
+from shared.workdays import SHANGHAI
 from tests.unit.approval.support import (
     FORM,
     IN_MEMORY,
