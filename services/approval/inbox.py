@@ -11,19 +11,17 @@ catches up at start, so a crash in between heals itself.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
 from psycopg import sql
 
 from shared.eventstore import OnetripApplication, Publication
+from shared.followers import NotificationLogFollower, Position
 
 BATCH = 500
 TABLES = """
-CREATE TABLE IF NOT EXISTS {schema}.inbox_position (
-    name text PRIMARY KEY, notification_id bigint NOT NULL);
-INSERT INTO {schema}.inbox_position VALUES ('inbox', 0) ON CONFLICT DO NOTHING;
 CREATE TABLE IF NOT EXISTS {schema}.tasks (
     task_id text PRIMARY KEY, case_id text NOT NULL, node_id text NOT NULL,
     item_id text NOT NULL, item_name text NOT NULL, department text NOT NULL,
@@ -44,73 +42,56 @@ CREATE TABLE IF NOT EXISTS {schema}.case_files (
 """
 
 
-class TaskInbox:
+class TaskInbox(NotificationLogFollower):
+    position = Position(table="inbox_position", name="inbox")
+    batch = BATCH
+
     def __init__(self, app: OnetripApplication) -> None:
-        self.app = app
-        recorder: Any = app.recorder
-        self.datastore = recorder.datastore
-        self.schema = sql.Identifier(self.datastore.schema)
+        super().__init__(app)
+        self.publisher = app
 
     def create_tables(self) -> None:
-        with self.datastore.transaction(commit=True) as curs:
+        with self.tables.transaction(commit=True) as curs:
             curs.execute("SELECT pg_advisory_xact_lock(hashtext('onetrip-approval-inbox-ddl'))")
             curs.execute(
                 "SELECT to_regclass(%s) IS NOT NULL AS present",
-                (f"{self.datastore.schema}.applicant_cases",),
+                (f"{self.tables.schema}.applicant_cases",),
             )
             had_applicant_cases = curs.fetchone()["present"]
+            self.create_position(curs)
             for statement in TABLES.split(";"):
                 if statement.strip():
-                    curs.execute(sql.SQL(statement).format(schema=self.schema))
+                    curs.execute(self._q(statement))
             if not had_applicant_cases:
                 self._backfill_applicant_cases(curs)
 
     def _backfill_applicant_cases(self, curs: Any) -> None:
         """A store from before the ``applicant_cases`` table (each applicant's cases were an
         aggregate then): fill it from the case events the inbox has already passed."""
-        curs.execute(self._q("SELECT notification_id FROM {schema}.inbox_position WHERE name = 'inbox'"))
-        upto, start = int(curs.fetchone()["notification_id"]), 0
+        upto, start = self._locked_position(curs), 0
         while start < upto:
-            notifications = self.app.recorder.select_notifications(
-                start=start, limit=BATCH, stop=upto, inclusive_of_start=False
-            )
+            notifications = list(self.notifications(start, BATCH, stop=upto))
             if not notifications:
                 return
             for notification in notifications:
-                publication = self.app.publication(self.app.mapper.to_domain_event(notification))
+                publication = self._publication(self.app.mapper.to_domain_event(notification))
                 if publication is not None and publication.type == "case_submitted":
                     self._add_applicant_case(curs, publication.data)
             start = notifications[-1].id
 
     def _q(self, text: str) -> sql.Composed:
-        return sql.SQL(text).format(schema=self.schema)
+        return self.tables.query(text)
+
+    def _publication(self, domain_event: Any) -> Publication | None:
+        return self.publisher.publication(domain_event)
 
     # -- keeping up ------------------------------------------------------------------
 
-    def catch_up(self) -> int:
-        applied = 0
-        while True:
-            with self.datastore.transaction(commit=True) as curs:
-                curs.execute(self._q(
-                    "SELECT notification_id FROM {schema}.inbox_position WHERE name = 'inbox' FOR UPDATE"
-                ))
-                position = int(curs.fetchone()["notification_id"])
-                notifications = self.app.recorder.select_notifications(
-                    start=position, limit=BATCH, inclusive_of_start=False
-                )
-                if not notifications:
-                    return applied
-                for notification in notifications:
-                    publication = self.app.publication(self.app.mapper.to_domain_event(notification))
-                    if publication is not None:
-                        self._apply(curs, publication)
-                curs.execute(
-                    self._q("UPDATE {schema}.inbox_position SET notification_id = %s WHERE name = 'inbox'"),
-                    (notifications[-1].id,),
-                )
-                applied += len(notifications)
-            if len(notifications) < BATCH:
-                return applied
+    def apply(self, curs: Any, entries: Sequence[Any]) -> None:
+        for domain_event in entries:
+            publication = self._publication(domain_event)
+            if publication is not None:
+                self._apply(curs, publication)
 
     def _apply(self, curs: Any, event: Publication) -> None:
         handler = self.HANDLERS.get(event.type)
@@ -181,7 +162,7 @@ class TaskInbox:
     # -- reading -----------------------------------------------------------------------
 
     def tasks(self, department: str) -> list[dict[str, Any]]:
-        with self.datastore.transaction(commit=False) as curs:
+        with self.tables.transaction(commit=False) as curs:
             curs.execute(
                 self._q(
                     "SELECT task_id, case_id, node_id, item_id, item_name, department, applicant, "
@@ -221,14 +202,14 @@ class TaskInbox:
             "SELECT (SELECT count(*) FROM {schema}.{table} WHERE {column} = %(value)s) AS total,"
             " ARRAY(SELECT case_id FROM {schema}.{table} WHERE {column} = %(value)s"
             " ORDER BY submitted_at DESC, case_id LIMIT %(limit)s OFFSET %(offset)s) AS case_ids"
-        ).format(schema=self.schema, table=sql.Identifier(table), column=sql.Identifier(column))
-        with self.datastore.transaction(commit=False) as curs:
+        ).format(schema=sql.Identifier(self.tables.schema), table=sql.Identifier(table), column=sql.Identifier(column))
+        with self.tables.transaction(commit=False) as curs:
             curs.execute(query, {"value": value, "limit": limit, "offset": offset})
             row = curs.fetchone()
             return list(row["case_ids"]), int(row["total"])
 
     def file_cited_for(self, file_id: str, department: str) -> bool:
-        with self.datastore.transaction(commit=False) as curs:
+        with self.tables.transaction(commit=False) as curs:
             curs.execute(
                 self._q(
                     "SELECT 1 FROM {schema}.case_files f JOIN {schema}.case_departments d "
@@ -239,7 +220,7 @@ class TaskInbox:
             return curs.fetchone() is not None
 
     def overdue_candidates(self, now: datetime) -> list[tuple[str, str]]:
-        with self.datastore.transaction(commit=False) as curs:
+        with self.tables.transaction(commit=False) as curs:
             curs.execute(
                 self._q(
                     "SELECT case_id, node_id FROM {schema}.tasks "

@@ -6,14 +6,12 @@ import json
 import os
 import uuid
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import IntegrityError, Tracking
 from psycopg import Connection, Cursor
 
 from services.audit import ledger, supervision
@@ -28,9 +26,10 @@ from services.audit.domain import (
 from services.audit.integrity import LedgerIntegrity
 from services.audit.replay import parse_moment, rebuild_case, timeline_entry, timeline_order
 from services.audit.report import report_workbook
-from shared.contracts import SCHEMA_VERSION, IntegrationEvent
+from shared.contracts import IntegrationEvent
 from shared.errors import InvalidError, NotFoundError
 from shared.eventstore import ConsumingApplication, Publication, retry_on_conflict
+from shared.followers import Tables
 from shared.workdays import WorkingCalendar
 
 RECTIFICATION_DAYS_VARIABLE = "ONETRIP_RECTIFICATION_DAYS"
@@ -52,30 +51,14 @@ class AuditApplication(LedgerIntegrity, ConsumingApplication):
         topic = "services.audit.ledger:LedgerRecorder"
         super().__init__({**(env or {}), "PROCESS_RECORDER_TOPIC": topic})
         self.calendar = calendar or WorkingCalendar.from_env(self.env)
-        self.schema: str = self.recorder.datastore.schema  # type: ignore[attr-defined]
+        self.tables = Tables.of(self)
+        self.schema = self.tables.schema
+        self.facts = supervision.SupervisionFacts(self.tables)
         self.ledger_name = f"{self.env.get('POSTGRES_DBNAME', 'onetrip')}/{self.schema}"
         self._create_read_models()
         self.establish_checkpoint()
 
     # -- the ledger ----------------------------------------------------------------------
-
-    def consume(self, event: IntegrationEvent) -> bool:
-        """Apply an event once; a duplicate fails on its tracking row and appends nothing.
-
-        Unlike the base class this asks "seen already?" only after a conflict: a round trip
-        saved on every append, where duplicates are the exception.
-        """
-        if event.schema_version != SCHEMA_VERSION:
-            return super().consume(event)  # raises UnsupportedSchemaError
-        tracking = Tracking(application_name=event.service, notification_id=event.notification_id)
-        for _ in range(20):
-            try:
-                self.process_event(event, tracking)  # type: ignore[arg-type]
-                return True
-            except IntegrityError:
-                if self.has_consumed(event.service, event.notification_id):
-                    return False
-        raise IntegrityError(f"could not append {event.type} {event.event_id} after 20 attempts")
 
     def policy(self, domain_event: Any, processing_event: ProcessingEvent[Any]) -> None:
         event: IntegrationEvent = domain_event
@@ -136,8 +119,7 @@ class AuditApplication(LedgerIntegrity, ConsumingApplication):
     # -- supervision ---------------------------------------------------------------------
 
     def catch_up(self, rebuild: bool = False) -> int:
-        with self._transaction() as curs:
-            return supervision.catch_up(curs, self.schema, rebuild=rebuild)
+        return self.facts.rebuild() if rebuild else self.facts.catch_up()
 
     def departments(self, from_: str | None, to: str | None) -> dict[str, Any]:
         cases = self._cases(from_, to)
@@ -320,21 +302,16 @@ class AuditApplication(LedgerIntegrity, ConsumingApplication):
         except AggregateNotFoundError:
             return None
 
-    @contextmanager
-    def _connection(self) -> Iterator[Connection[Any]]:
-        with self.recorder.datastore.get_connection() as conn:  # type: ignore[attr-defined]
-            yield conn
+    def _connection(self) -> AbstractContextManager[Connection[Any]]:
+        return self.tables.connection()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[Cursor[Any]]:
-        with self.recorder.datastore.transaction(commit=True) as curs:  # type: ignore[attr-defined]
-            yield curs
+    def _transaction(self) -> AbstractContextManager[Cursor[Any]]:
+        return self.tables.transaction(commit=True)
 
     def _create_read_models(self) -> None:
+        self.facts.create_tables()
         with self._transaction() as curs:
             curs.execute("SELECT pg_advisory_xact_lock(%s)", (supervision.PROJECTION_LOCK,))
-            for statement in supervision.create_statements(self.schema):
-                curs.execute(statement)
             self._create_completeness_tables(curs)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +23,7 @@ from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
 
 from services.audit.ledger import ledger_table
+from shared.followers import Follower, Position
 
 Facts = dict[str, Any]
 PROJECTION = "supervision"
@@ -134,54 +135,40 @@ def create_statements(schema: str) -> list[sql.Composed]:
         sql.SQL(
             "CREATE TABLE IF NOT EXISTS {} (item_id text PRIMARY KEY, facts jsonb NOT NULL)"
         ).format(_table(schema, "item_facts")),
-        sql.SQL(
-            "CREATE TABLE IF NOT EXISTS {} (name text PRIMARY KEY, position bigint NOT NULL)"
-        ).format(_table(schema, "projection_position")),
     ]
 
 
-def catch_up(curs: Cursor[Any], schema: str, rebuild: bool = False) -> int:
-    """Fold the ledger entries after the stored position into the facts; returns how many."""
-    curs.execute("SELECT pg_advisory_xact_lock(%s)", (PROJECTION_LOCK,))
-    if rebuild:
-        _reset(curs, schema)
-    position, folded = _position(curs, schema), 0
-    while rows := _entries_after(curs, schema, position):
-        _fold_batch(curs, schema, [json.loads(event) for _, event in rows])
-        position, folded = rows[-1][0], folded + len(rows)
-    _store_position(curs, schema, position)
-    return folded
+class SupervisionFacts(Follower[dict[str, Any]]):
+    """The case and item facts, folded from the ledger in seq order."""
 
+    position = Position(table="projection_position", name=PROJECTION, column="position")
+    batch = CATCH_UP_BATCH
 
-def _reset(curs: Cursor[Any], schema: str) -> None:
-    for table in ("case_facts", "item_facts", "projection_position"):
-        curs.execute(sql.SQL("DELETE FROM {}").format(_table(schema, table)))
+    def create_tables(self) -> None:
+        with self.tables.transaction(commit=True) as curs:
+            curs.execute("SELECT pg_advisory_xact_lock(%s)", (PROJECTION_LOCK,))
+            for statement in create_statements(self.tables.schema):
+                curs.execute(statement)
+            self.create_position(curs)
 
+    def entries_after(self, curs: Cursor[Any], position: int) -> list[tuple[int, Facts]]:
+        query = sql.SQL("SELECT seq, event FROM {} WHERE seq > %s ORDER BY seq LIMIT %s").format(
+            ledger_table(self.tables.schema)
+        )
+        with curs.connection.cursor(row_factory=tuple_row) as reader:
+            rows = reader.execute(query, (position, self.batch)).fetchall()
+        return [(seq, json.loads(event)) for seq, event in rows]
 
-def _position(curs: Cursor[Any], schema: str) -> int:
-    query = sql.SQL("SELECT position FROM {} WHERE name = %s").format(
-        _table(schema, "projection_position")
-    )
-    row = curs.execute(query, (PROJECTION,)).fetchone()
-    return int(_first(row)) if row else 0
+    def apply(self, curs: Cursor[Any], entries: Sequence[Facts]) -> None:
+        _fold_batch(curs, self.tables.schema, list(entries))
 
-
-def _store_position(curs: Cursor[Any], schema: str, position: int) -> None:
-    curs.execute(
-        sql.SQL(
-            "INSERT INTO {} (name, position) VALUES (%s, %s)"
-            " ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position"
-        ).format(_table(schema, "projection_position")),
-        (PROJECTION, position),
-    )
-
-
-def _entries_after(curs: Cursor[Any], schema: str, position: int) -> list[tuple[int, str]]:
-    query = sql.SQL("SELECT seq, event FROM {} WHERE seq > %s ORDER BY seq LIMIT %s").format(
-        ledger_table(schema)
-    )
-    with curs.connection.cursor(row_factory=tuple_row) as reader:
-        return reader.execute(query, (position, CATCH_UP_BATCH)).fetchall()
+    def rebuild(self) -> int:
+        """Fold the whole ledger again from an empty read model; returns how many entries."""
+        with self.tables.transaction(commit=True) as curs:
+            self.rewind(curs)
+            for table in ("case_facts", "item_facts"):
+                curs.execute(sql.SQL("DELETE FROM {}").format(_table(self.tables.schema, table)))
+        return self.catch_up()
 
 
 def _fold_batch(curs: Cursor[Any], schema: str, events: list[dict[str, Any]]) -> None:
@@ -260,10 +247,6 @@ def all_items(curs: Cursor[Any], schema: str) -> list[Facts]:
     query = sql.SQL("SELECT facts FROM {} ORDER BY item_id").format(_table(schema, "item_facts"))
     with curs.connection.cursor(row_factory=tuple_row) as reader:
         return [row[0] for row in reader.execute(query)]
-
-
-def _first(row: Any) -> Any:
-    return row[0] if isinstance(row, tuple) else next(iter(row.values()))
 
 
 # -- figures -------------------------------------------------------------------------------
