@@ -7,12 +7,12 @@ from typing import Any, Generic, TypeVar
 from nameko.extensions import DependencyProvider
 
 from shared.config import Settings
-from shared.eventstore import OnetripApplication, open_application
+from shared.eventstore import EventStores, open_application
 from shared.relay import OutboxRelay
 
 log = logging.getLogger(__name__)
 
-A = TypeVar("A", bound=OnetripApplication)
+A = TypeVar("A", bound=EventStores)
 
 
 class EventStore(DependencyProvider, Generic[A]):
@@ -31,7 +31,7 @@ class EventStore(DependencyProvider, Generic[A]):
         settings = Settings()
         self.app = open_application(self.application_class, self.application_class.service, settings)
         if self.relay_enabled:
-            self.relay = OutboxRelay(self.app, settings)
+            self.relay = OutboxRelay(self.app.outbox, settings)
 
     def start(self) -> None:
         if self.relay is not None:

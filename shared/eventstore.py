@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, ClassVar, NamedTuple, Protocol, TypeVar
 
 import psycopg
 from eventsourcing.application import Application, ProcessingEvent
@@ -84,7 +84,20 @@ def ensure_schema(db: Database, schema: str) -> None:
             pass  # a concurrent CREATE SCHEMA won the race
 
 
-A_ = TypeVar("A_", bound="Application[Any]")
+class EventStores(Protocol):
+    """One application, or several joined (``services.audit.hall``): what a service opens."""
+
+    service: ClassVar[str]
+
+    @property
+    def outbox(self) -> OnetripApplication:
+        """The application whose notification log the relay publishes."""
+        ...
+
+    def close(self) -> None: ...
+
+
+A_ = TypeVar("A_", bound=EventStores)
 
 
 def open_application(application_class: type[A_], schema: str, settings: Settings | None = None) -> A_:
@@ -125,7 +138,11 @@ def retry_on_conflict(command: Callable[[], T], attempts: int = 20) -> T:
 class OnetripApplication(Application[Any]):
     """An application whose stored events may be published as integration events."""
 
-    service: str = ""
+    service: ClassVar[str] = ""
+
+    @property
+    def outbox(self) -> OnetripApplication:
+        return self
 
     def publication(self, domain_event: DomainEventProtocol[Any]) -> Publication | None:
         """The integration event for a stored domain event, or None to keep it private."""

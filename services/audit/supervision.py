@@ -11,7 +11,6 @@ rejected; a withdrawn case is not the hall's result. All rates are 0..1.
 
 from __future__ import annotations
 
-import json
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -22,7 +21,7 @@ from psycopg import Cursor, sql
 from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
 
-from services.audit.ledger import ledger_table
+from services.audit.ledgerlog import LedgerLog, wire_event
 from shared.followers import Follower, Position
 
 Facts = dict[str, Any]
@@ -73,8 +72,16 @@ def apply_case_event(facts: Facts, event: Mapping[str, Any]) -> None:
     if kind in ("case_submitted", "case_resubmitted") and version > facts["due_version"]:
         facts["due_at"], facts["due_version"] = data.get("due_at"), version
     if kind in STATUS_BY_TYPE and version > facts["status_version"]:
-        facts["status"], facts["status_version"] = STATUS_BY_TYPE[kind], version
-        facts["closed_at"] = data.get("closed_at") if facts["status"] in CLOSED else None
+        _set_status(facts, STATUS_BY_TYPE[kind], version, data)
+    _count_case_event(facts, kind, data)
+
+
+def _set_status(facts: Facts, status: str, version: int, data: Mapping[str, Any]) -> None:
+    facts["status"], facts["status_version"] = status, version
+    facts["closed_at"] = data.get("closed_at") if status in CLOSED else None
+
+
+def _count_case_event(facts: Facts, kind: str, data: Mapping[str, Any]) -> None:
     if kind == "node_decided" and data.get("decision") == "return":
         _count(facts["returns"], data["department"])
     elif kind == "node_overdue":
@@ -152,12 +159,10 @@ class SupervisionFacts(Follower[dict[str, Any]]):
             self.create_position(curs)
 
     def entries_after(self, curs: Cursor[Any], position: int) -> list[tuple[int, Facts]]:
-        query = sql.SQL("SELECT seq, event FROM {} WHERE seq > %s ORDER BY seq LIMIT %s").format(
-            ledger_table(self.tables.schema)
+        notifications = LedgerLog(self.tables).select(
+            start=position, limit=self.batch, inclusive_of_start=False
         )
-        with curs.connection.cursor(row_factory=tuple_row) as reader:
-            rows = reader.execute(query, (position, self.batch)).fetchall()
-        return [(seq, json.loads(event)) for seq, event in rows]
+        return [(notification.id, wire_event(notification)) for notification in notifications]
 
     def apply(self, curs: Cursor[Any], entries: Sequence[Facts]) -> None:
         _fold_batch(curs, self.tables.schema, list(entries))
@@ -175,20 +180,24 @@ def _fold_batch(curs: Cursor[Any], schema: str, events: list[dict[str, Any]]) ->
     case_events = [event for event in events if is_case_fact_event(event)]
     item_events = [event for event in events if is_item_fact_event(event)]
     if case_events:
-        cases = _load(
-            curs, schema, "case_facts", "case_id", {e["data"]["case_id"] for e in case_events}
-        )
-        for event in case_events:
-            case_id = event["data"]["case_id"]
-            apply_case_event(cases.setdefault(case_id, new_case_facts(case_id)), event)
-        _store_cases(curs, schema, cases)
+        _fold_cases(curs, schema, case_events)
     if item_events:
-        items = _load(
-            curs, schema, "item_facts", "item_id", {e["data"]["item_id"] for e in item_events}
-        )
-        for event in item_events:
-            apply_item_event(items.setdefault(event["data"]["item_id"], {}), event)
-        _store_items(curs, schema, items)
+        _fold_items(curs, schema, item_events)
+
+
+def _fold_cases(curs: Cursor[Any], schema: str, events: list[dict[str, Any]]) -> None:
+    cases = _load(curs, schema, "case_facts", "case_id", {e["data"]["case_id"] for e in events})
+    for event in events:
+        case_id = event["data"]["case_id"]
+        apply_case_event(cases.setdefault(case_id, new_case_facts(case_id)), event)
+    _store_cases(curs, schema, cases)
+
+
+def _fold_items(curs: Cursor[Any], schema: str, events: list[dict[str, Any]]) -> None:
+    items = _load(curs, schema, "item_facts", "item_id", {e["data"]["item_id"] for e in events})
+    for event in events:
+        apply_item_event(items.setdefault(event["data"]["item_id"], {}), event)
+    _store_items(curs, schema, items)
 
 
 def _load(curs: Cursor[Any], schema: str, table: str, key: str, ids: set[str]) -> dict[str, Facts]:
@@ -233,14 +242,6 @@ def cases_submitted(
     ).format(_table(schema, "case_facts"))
     with curs.connection.cursor(row_factory=tuple_row) as reader:
         return [row[0] for row in reader.execute(query, (from_, from_, to, to))]
-
-
-def badly_rated_case_ids(curs: Cursor[Any], schema: str) -> list[str]:
-    query = sql.SQL(
-        "SELECT case_id FROM {} WHERE (facts->>'score')::int <= %s ORDER BY case_id"
-    ).format(_table(schema, "case_facts"))
-    with curs.connection.cursor(row_factory=tuple_row) as reader:
-        return [row[0] for row in reader.execute(query, (BAD_REVIEW_MAX_SCORE,))]
 
 
 def all_items(curs: Cursor[Any], schema: str) -> list[Facts]:
@@ -295,15 +296,28 @@ def _department(
 def school_measures(
     cases: list[Facts], items: list[Facts], open_rectifications: int
 ) -> dict[str, Any]:
+    scores = [facts["score"] for facts in cases if facts["score"] is not None]
+    return {
+        **_item_measures(items),
+        **_case_measures(cases),
+        "good_rating_rate": _ratio(
+            sum(score >= GOOD_RATING_MIN_SCORE for score in scores), len(scores)
+        ),
+        "bad_reviews": sum(score <= BAD_REVIEW_MAX_SCORE for score in scores),
+        "open_rectifications": open_rectifications,
+    }
+
+
+def _item_measures(items: list[Facts]) -> dict[str, Any]:
+    published = [item for item in items if item.get("published")]
+    online = sum(item.get("mode") == "online" for item in published)
+    return {"items_published": len(published), "online_rate": _ratio(online, len(published))}
+
+
+def _case_measures(cases: list[Facts]) -> dict[str, Any]:
     closed = [facts for facts in cases if facts["status"] in CLOSED]
     with_deadline = [facts for facts in closed if facts["due_at"]]
-    scores = [facts["score"] for facts in cases if facts["score"] is not None]
-    published = [item for item in items if item.get("published")]
     return {
-        "items_published": len(published),
-        "online_rate": _ratio(
-            sum(item.get("mode") == "online" for item in published), len(published)
-        ),
         "cases": len(cases),
         "closed": len(closed),
         "zero_trip_rate": _ratio(sum(facts["trips"] == 0 for facts in closed), len(closed)),
@@ -311,11 +325,6 @@ def school_measures(
         "deadline_compliance": _ratio(
             sum(_on_time(facts) for facts in with_deadline), len(with_deadline)
         ),
-        "good_rating_rate": _ratio(
-            sum(score >= GOOD_RATING_MIN_SCORE for score in scores), len(scores)
-        ),
-        "bad_reviews": sum(score <= BAD_REVIEW_MAX_SCORE for score in scores),
-        "open_rectifications": open_rectifications,
     }
 
 
