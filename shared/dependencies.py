@@ -9,12 +9,12 @@ from nameko.extensions import DependencyProvider
 
 from shared import correlation
 from shared.config import Settings
-from shared.eventstore import OnetripApplication, open_application
+from shared.eventstore import EventStores, open_application
 from shared.relay import OutboxRelay
 
 log = logging.getLogger(__name__)
 
-A = TypeVar("A", bound=OnetripApplication)
+A = TypeVar("A", bound=EventStores)
 
 
 class Correlated(DependencyProvider):  # type: ignore[misc]
@@ -52,7 +52,7 @@ class EventStore(Correlated, Generic[A]):
         settings = Settings()
         self.app = open_application(self.application_class, self.application_class.service, settings)
         if self.relay_enabled:
-            self.relay = OutboxRelay(self.app, settings)
+            self.relay = OutboxRelay(self.app.outbox, settings)
 
     def start(self) -> None:
         if self.relay is not None:

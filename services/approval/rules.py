@@ -6,9 +6,9 @@ from collections.abc import Collection, Mapping
 from datetime import date, datetime
 from typing import Any
 
-from services.approval.calendar import in_shanghai
 from shared.contracts.approval import CaseSubmitted
 from shared.errors import InvalidError, NotFoundError
+from shared.workdays import in_shanghai
 
 Node = dict[str, Any]
 Stage = dict[str, Any]

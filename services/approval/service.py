@@ -9,7 +9,6 @@ from nameko.timer import timer
 from pydantic import BaseModel, ValidationError
 
 from services.approval.application import ApprovalApplication
-from services.approval.calendar import SHANGHAI
 from services.approval.inbox import TaskInbox
 from services.approval.rules import APPROVER
 from shared.caller import SignedRpcProxy
@@ -29,6 +28,7 @@ from shared.errors import ForbiddenError, InvalidError, NotFoundError
 from shared.messaging import integration_event_handler
 from shared.rpc import rpc
 from shared.service import HealthCheckMixin
+from shared.workdays import SHANGHAI
 
 M = TypeVar("M", bound=BaseModel)
 APPLICANT, SUPERVISOR = "applicant", "supervisor"
