@@ -19,7 +19,6 @@ from eventsourcing.domain import DomainEventProtocol
 
 from services.approval.calendar import SHANGHAI, WorkingCalendar, in_shanghai
 from services.approval.domain import (
-    APPROVER,
     WIRE_TYPES,
     Case,
     Delegations,
@@ -36,6 +35,7 @@ from services.approval.domain import (
 from shared.contracts.approval import PinnedItem
 from shared.errors import ConflictError, InvalidError, NotFoundError
 from shared.eventstore import OnetripApplication, Publication, retry_on_conflict
+from shared.roles import APPROVER
 
 T = TypeVar("T")
 SYSTEM_ACTOR = "system"

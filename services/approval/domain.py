@@ -41,7 +41,6 @@ Stage = dict[str, Any]
 
 NAMESPACE = uuid.UUID("0d7b3c52-6a53-4b39-8f0e-2f1f6a7c9e21")
 DECISIONS = ("approve", "return", "reject")
-APPROVER = "approver"
 
 
 def missing_materials(

@@ -37,10 +37,10 @@ from shared.errors import (
     OnetripError,
 )
 from shared.eventstore import OnetripApplication, Publication, retry_on_conflict
+from shared.roles import STAFF_ROLES
 
 T = TypeVar("T")
 
-STAFF_ROLES = frozenset({"editor", "approver", "reviewer", "publisher", "supervisor", "admin"})
 SEE_EVERY_DEPARTMENT = frozenset({"reviewer", "publisher", "supervisor"})
 WORKING_STATUSES = frozenset({"draft", "returned", "submitted", "reviewed"})
 AWAITING: dict[str, frozenset[str]] = {

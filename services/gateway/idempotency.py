@@ -27,8 +27,9 @@ from nameko.extensions import DependencyProvider
 from psycopg_pool import ConnectionPool
 from werkzeug.wrappers import Request, Response
 
-from services.gateway.http import EXPECTED, ConflictError, UnprocessableError, response_for
+from services.gateway.http import EXPECTED, UnprocessableError, response_for
 from shared.config import Settings, env, fault
+from shared.errors import ConflictError
 from shared.eventstore import ensure_database, ensure_schema, schema_lock
 
 KEY_HEADER = "Idempotency-Key"
@@ -156,7 +157,7 @@ class IdempotentCommands:
             if found is not None:
                 return _earlier(found, claim.request_id)
         raise ConflictError(f"同一个 {KEY_HEADER} 的请求仍在处理中,请稍后重试",
-                            headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+                            retry_after=RETRY_AFTER_SECONDS)
 
     def _finish(self, claim: Claim, response: Response) -> None:
         with self.pool.connection() as conn:
@@ -177,7 +178,7 @@ def _earlier(found: tuple[Any, ...], request_id: str) -> Answer:
         )
     if status is None:
         raise ConflictError(f"同一个 {KEY_HEADER} 的请求仍在处理中,请稍后重试",
-                            headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+                            retry_after=RETRY_AFTER_SECONDS)
     return Answer(status, content_type, bytes(body))
 
 

@@ -18,11 +18,12 @@ from services.gateway.application import IdentityApplication
 from services.gateway.auth import IdentityProvider, LocalPasswordProvider, User, bearer_token
 from services.gateway.demo import seed_demo_accounts
 from services.gateway.doors import trusted_proxies
-from services.gateway.http import RateLimitedError, UnauthorizedError
+from services.gateway.http import UnauthorizedError
 from services.gateway.throttle import LoginPolicy, LoginThrottle
 from services.gateway.tokens import InvalidTokenError, TokenIssuer
 from shared.caller import act_for
 from shared.config import Settings, env
+from shared.errors import RateLimitedError
 from shared.eventstore import open_application
 
 log = logging.getLogger(__name__)
@@ -126,7 +127,7 @@ def admit(throttle: LoginThrottle, key: str, now: datetime, why: str) -> None:
     if not throttle.policy.allows(window):
         wait = throttle.policy.retry_after_seconds(window, now)
         raise RateLimitedError(
-            f"{why},请 {max(1, wait // 60)} 分钟后再试", headers={"Retry-After": str(wait)}
+            f"{why},请 {max(1, wait // 60)} 分钟后再试", retry_after=wait
         )
 
 
