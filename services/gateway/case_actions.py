@@ -19,14 +19,7 @@ from services.gateway.files import (
 )
 from services.gateway.http import BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError
 from services.gateway.idempotency import keyed
-from shared.contracts.approval import (
-    CaseSubmission,
-    DecisionRequest,
-    DelegationRequest,
-    RatingRequest,
-    Resubmission,
-    TripRequest,
-)
+from shared.contracts import approval as contract
 from shared.errors import NotFoundError
 from shared.roles import APPLICANT
 
@@ -74,7 +67,7 @@ class CaseActions:
     # -- cases --------------------------------------------------------------------------
 
     @needs(APPLICANT)
-    def submit(self, user: User, command: CaseSubmission, request_id: str | None = None) -> Case:
+    def submit(self, user: User, command: contract.CaseSubmission, request_id: str | None = None) -> Case:
         return self._ask("submit_case", user, command.model_dump(mode="json"),
                          self._own_files(user, command.materials), **keyed(request_id))
 
@@ -85,7 +78,7 @@ class CaseActions:
         return self._ask("get_case", user, case_id[:CASE_ID_MAX])
 
     def resubmit(
-        self, user: User, case_id: str, command: Resubmission, request_id: str | None = None
+        self, user: User, case_id: str, command: contract.Resubmission, request_id: str | None = None
     ) -> Case:
         current = self.case(user, case_id)
         cited = {**current.get("materials", {}), **(command.materials or {})}
@@ -101,12 +94,12 @@ class CaseActions:
     def urge(self, user: User, case_id: str) -> dict[str, Any]:
         return self._ask("urge_case", user, case_id[:CASE_ID_MAX])
 
-    def record_trip(self, user: User, case_id: str, command: TripRequest) -> Case:
+    def record_trip(self, user: User, case_id: str, command: contract.TripRequest) -> Case:
         return self._ask(
             "record_trip", user, case_id[:CASE_ID_MAX], command.model_dump(mode="json")
         )
 
-    def rate(self, user: User, case_id: str, command: RatingRequest) -> Case:
+    def rate(self, user: User, case_id: str, command: contract.RatingRequest) -> Case:
         return self._ask(
             "rate_case", user, case_id[:CASE_ID_MAX], command.model_dump(mode="json")
         )
@@ -121,14 +114,14 @@ class CaseActions:
         return list(self._ask("case_tasks", user, case_id[:CASE_ID_MAX]))
 
     def decide(
-        self, user: User, task_id: str, command: DecisionRequest, request_id: str | None = None
+        self, user: User, task_id: str, command: contract.DecisionRequest, request_id: str | None = None
     ) -> Case:
         return self._ask(
             "decide_task", user, task_id[:TASK_ID_MAX], command.model_dump(mode="json"),
             **keyed(request_id),
         )
 
-    def delegate(self, user: User, command: DelegationRequest) -> dict[str, Any]:
+    def delegate(self, user: User, command: contract.DelegationRequest) -> dict[str, Any]:
         return self._ask("delegate", user, command.model_dump(mode="json"))
 
     def delegations(self, user: User) -> list[dict[str, Any]]:

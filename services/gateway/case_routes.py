@@ -12,7 +12,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from services.gateway import http
-from services.gateway.auth import User, admitted
+from services.gateway.auth import admitted
 from services.gateway.base import Gateway
 from services.gateway.case_actions import too_large
 from services.gateway.files import ALLOWED, upload_limit_bytes
@@ -62,10 +62,15 @@ def attachment(content: bytes, content_type: str, filename: str) -> Response:
 
 
 class CaseRoutes(Gateway):
-    def _once(self, request: Request, user: User, command: dict[str, Any],
-              run: Callable[[str | None], Response]) -> Response:
-        """A command sent with an ``Idempotency-Key`` takes effect once (``idempotency``)."""
-        return self.idempotency.answer(request, user.username, command, run)
+    def _keyed(self, request: Request, act: Callable[..., Any], model: type[BaseModel],
+               *args: Any, status: int = 200, **dumped: Any) -> Response:
+        """``act(user, *args, body, request_id)`` with the body read as ``model``: once for an
+        ``Idempotency-Key``, a retry getting the first answer (``idempotency``)."""
+        user = admitted(self._user(request), act)
+        body = parse_body(request, model)
+        command = body.model_dump(mode="json", **dumped)
+        return self.idempotency.answer(request, user.username, command, lambda request_id:
+                                       json_response(act(user, *args, body, request_id), status=status))
 
     # -- files --------------------------------------------------------------------------
 
@@ -86,10 +91,7 @@ class CaseRoutes(Gateway):
     @api("POST", "/api/v1/cases", summary="在线申请办件", body=contract.CaseSubmission,
          response=contract.Case, status=201, tags=TAGS_CASES, idempotent=True)
     def submit_case(self, request: Request) -> Response:
-        user = admitted(self._user(request), self.cases.submit)
-        body = parse_body(request, contract.CaseSubmission)
-        return self._once(request, user, body.model_dump(mode="json"), lambda request_id:
-                          json_response(self.cases.submit(user, body, request_id), status=201))
+        return self._keyed(request, self.cases.submit, contract.CaseSubmission, status=201)
 
     @api("GET", "/api/v1/cases",
          summary="我的办件;工作人员:本部门参与的办件(新的在前;可选 limit≤200、offset 分页)",
@@ -108,11 +110,8 @@ class CaseRoutes(Gateway):
          body=contract.Resubmission, response=contract.Case, tags=TAGS_CASES, errors=(409,),
          idempotent=True)
     def resubmit_case(self, request: Request, case_id: str) -> Response:
-        user = self._user(request)
-        body = parse_body(request, contract.Resubmission)
-        command = body.model_dump(mode="json", exclude_none=True)
-        return self._once(request, user, command, lambda request_id:
-                          json_response(self.cases.resubmit(user, case_id, body, request_id)))
+        return self._keyed(request, self.cases.resubmit, contract.Resubmission, case_id,
+                           exclude_none=True)
 
     @api("POST", "/api/v1/cases/<case_id>/withdraw", summary="撤回办件", response=contract.Case,
          tags=TAGS_CASES, errors=(409,))
@@ -149,10 +148,7 @@ class CaseRoutes(Gateway):
          body=contract.DecisionRequest, response=contract.Case, tags=TAGS_TASKS, errors=(409,),
          idempotent=True)
     def decide_task(self, request: Request, task_id: str) -> Response:
-        user = self._user(request)
-        body = parse_body(request, contract.DecisionRequest)
-        return self._once(request, user, body.model_dump(mode="json"), lambda request_id:
-                          json_response(self.cases.decide(user, task_id, body, request_id)))
+        return self._keyed(request, self.cases.decide, contract.DecisionRequest, task_id)
 
     @api("POST", "/api/v1/delegations", summary="委托同事代为审批(审批人)", status=201,
          body=contract.DelegationRequest, response=DelegationView, tags=TAGS_TASKS)

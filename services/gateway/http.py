@@ -47,6 +47,10 @@ class ApiError(Exception):
     status = 500
     title = "Internal Server Error"
 
+    def __init_subclass__(cls, status: int | None = None, title: str = "", **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.status, cls.title = status or cls.status, title or cls.title
+
     def __init__(
         self,
         detail: str,
@@ -59,28 +63,13 @@ class ApiError(Exception):
         self.headers = headers
 
 
-class BadRequestError(ApiError):
-    status, title = 400, "Bad Request"
-
-
-class UnauthorizedError(ApiError):
-    status, title = 401, "Unauthorized"
-
-
-class PayloadTooLargeError(ApiError):
-    status, title = 413, "Payload Too Large"
-
-
-class UnsupportedMediaTypeError(ApiError):
-    status, title = 415, "Unsupported Media Type"
-
-
-class UnprocessableError(ApiError):
-    status, title = 422, "Unprocessable Content"
-
-
-class ServiceUnavailableError(ApiError):
-    status, title = 503, "Service Unavailable"
+# What only HTTP can go wrong with: the request itself, or a service not answering in time.
+class BadRequestError(ApiError, status=400, title="Bad Request"): ...
+class UnauthorizedError(ApiError, status=401, title="Unauthorized"): ...
+class PayloadTooLargeError(ApiError, status=413, title="Payload Too Large"): ...
+class UnsupportedMediaTypeError(ApiError, status=415, title="Unsupported Media Type"): ...
+class UnprocessableError(ApiError, status=422, title="Unprocessable Content"): ...
+class ServiceUnavailableError(ApiError, status=503, title="Service Unavailable"): ...
 
 
 # The one table from the domain errors (raised here, or by a service and crossing RPC by

@@ -27,7 +27,7 @@ class UserView(BaseModel):
     username: str
     name: str
     department: str
-    roles: list[str]
+    roles: list[Role]
 
 
 class SessionView(BaseModel):

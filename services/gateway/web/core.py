@@ -209,8 +209,7 @@ def secure_cookies(request: Request) -> bool:
     return request.scheme == "https" or forwarded == "https"
 
 
-class LoginNeededError(ApiError):
-    status, title = 401, "Unauthorized"
+class LoginNeededError(ApiError, status=401, title="Unauthorized"): ...
 
 
 def _login_needed() -> LoginNeededError:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 import eventlet
@@ -182,18 +182,11 @@ class SupervisorPages(Pages):
                 "replay.html", case_id=case_id[:100], error=history.error, status=history.status
             )
         events = history.value["events"]
-        moments = [event["at"] for event in events]
-        step = moments.index(wanted) if wanted in moments else chosen_step(request, len(moments))
-        as_of = replay_step(history, at, asked, step)
+        step = chosen_step(request, [event["at"] for event in events], wanted)
         return visit.render(
             "replay.html",
             case_id=case_id[:100],
-            error=as_of.error,
-            moments=moments,
-            step=step,
-            replay=as_of.value,
-            steps=[step_of(e) for e in (as_of.value or {}).get("events", [])],
-            all_steps=[step_of(e) for e in events],
+            **replay_view(history, replay_step(history, at, asked, step), step),
             names=self._display_names({e["actor"] for e in events if e.get("actor")}),
         )
 
@@ -204,11 +197,26 @@ class SupervisorPages(Pages):
         return visit.finish(attachment(base64.b64decode(report["content_base64"]), XLSX, "监督报表.xlsx"))
 
 
-def chosen_step(request: Request, count: int) -> int:
+def chosen_step(request: Request, moments: list[str], wanted: str | None) -> int:
+    """The moment the slider asked for (``as_of``), or its position (``step``), or the last."""
+    if wanted in moments:
+        return moments.index(wanted)
     raw = request.args.get("step", "")
     if raw.isdigit():
-        return min(int(raw), count - 1)
-    return count - 1
+        return min(int(raw), len(moments) - 1)
+    return len(moments) - 1
+
+
+def replay_view(history: Figures, as_of: Figures, step: int) -> dict[str, Any]:
+    events = history.value["events"]
+    return {
+        "error": as_of.error,
+        "moments": [event["at"] for event in events],
+        "step": step,
+        "replay": as_of.value,
+        "steps": [step_of(e) for e in (as_of.value or {}).get("events", [])],
+        "all_steps": [step_of(e) for e in events],
+    }
 
 
 def report_query(start: str | None, end: str | None) -> str:
@@ -273,29 +281,13 @@ class Trend:
         ]
         return cls(weeks=placed(weeks))
 
-    @property
-    def width(self) -> int:
-        return CHART_WIDTH
-
-    @property
-    def height(self) -> int:
-        return CHART_HEIGHT
-
-    @property
-    def baseline(self) -> int:
-        return PLOT_BOTTOM
-
-    @property
-    def top(self) -> int:
-        return PLOT_TOP
-
-    @property
-    def left(self) -> int:
-        return PLOT_LEFT
-
-    @property
-    def right(self) -> int:
-        return PLOT_RIGHT
+    # where the chart is drawn, for the template
+    width: ClassVar[int] = CHART_WIDTH
+    height: ClassVar[int] = CHART_HEIGHT
+    baseline: ClassVar[int] = PLOT_BOTTOM
+    top: ClassVar[int] = PLOT_TOP
+    left: ClassVar[int] = PLOT_LEFT
+    right: ClassVar[int] = PLOT_RIGHT
 
     @property
     def most_cases(self) -> int:
