@@ -25,7 +25,10 @@ from services.gateway.models import (
 )
 from services.gateway.supervision_routes import SupervisionRoutes
 from services.gateway.web.pages import PageRoutes
+from shared import asyncapi
+from shared.asyncapi import broker_address
 from shared.caller import SignedRpcProxy
+from shared.config import env
 from shared.departments import DEPARTMENTS
 from shared.errors import NotFoundError
 from shared.rpc import rpc
@@ -77,6 +80,11 @@ class GatewayService(CatalogueRoutes, CaseRoutes, PageRoutes, SupervisionRoutes)
     @api("GET", "/api/v1/openapi.json", summary="本文档", public=True, tags=["meta"], asks=False)
     def openapi_document(self, request: Request) -> Response:
         return json_response(openapi.document())
+
+    @api("GET", "/api/v1/asyncapi.json", summary="事件契约（AsyncAPI 3.0）：总线上发布的每个事件",
+         public=True, tags=["meta"], asks=False)
+    def asyncapi_document(self, request: Request) -> Response:
+        return json_response(asyncapi.document(broker_address(env("AMQP_URI"))))
 
     # -- Session -------------------------------------------------------------------
 

@@ -7,11 +7,14 @@ as it stood at the return, verifies the ledger and holds 国资处 to account.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from tests.support.bus_tap import BusTap
+from tests.support.contract import problems
 from tests.support.gateway import Api, start_gateway
 from tests.support.hall import ITEM, PARALLEL, PDF, PNG, upload
 from tests.support.notify import (
@@ -58,7 +61,16 @@ def texts(user: Api, channel: str) -> list[str]:
             if n["channel"] == channel]
 
 
-def test_one_trip_from_application_to_accountability(everything: Api, sms: SmsGateway) -> None:
+@pytest.fixture
+def bus_tap(everything: Api, service_env: dict[str, str]) -> Iterator[BusTap]:
+    tap = BusTap(service_env["AMQP_URI"])
+    yield tap
+    tap.close()
+
+
+def test_one_trip_from_application_to_accountability(
+    everything: Api, sms: SmsGateway, bus_tap: BusTap
+) -> None:
     hall = everything
     teacher, office = hall.as_user("teacher1"), hall.as_user("discipline")
     approvers = {code: hall.as_user(code) for code in PARALLEL + ["cwc"]}
@@ -128,6 +140,13 @@ def test_one_trip_from_application_to_accountability(everything: Api, sms: SmsGa
     assert report.status_code == 200 and report.content.startswith(b"PK")
     # And nobody else may replay cases
     assert teacher.get(f"/api/v1/audit/cases/{case_id}").status_code == 403
+    # And every event another campus system saw on the bus matches the published contract
+    eventually(lambda: "experience_check_recorded" in bus_tap.types(), timeout=30)
+    contract = hall.get("/api/v1/asyncapi.json").json()
+    seen = list(bus_tap.events)
+    assert {"case_submitted", "node_decided", "case_returned", "case_approved", "trip_recorded",
+            "case_rated", "rectification_opened"} <= {event["type"] for event in seen}
+    assert [problem for event in seen for problem in problems(contract, event)] == []
 
 
 def _replayed(office: Api, case_id: str, as_of: str | None, status: str | None = None) -> dict[str, Any]:
