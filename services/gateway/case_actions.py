@@ -78,9 +78,12 @@ class CaseActions:
         return self._ask("get_case", user, case_id[:CASE_ID_MAX])
 
     def resubmit(
-        self, user: User, case_id: str, command: contract.Resubmission, request_id: str | None = None
+        self, user: User, case_id: str, command: contract.Resubmission,
+        request_id: str | None = None, current: Case | None = None,
     ) -> Case:
-        current = self.case(user, case_id)
+        """The files the case goes on citing must be the applicant's own, those it cited
+        before (``current``, read here unless the caller has it) included."""
+        current = current or self.case(user, case_id)
         cited = {**current.get("materials", {}), **(command.materials or {})}
         return self._ask(
             "resubmit_case", user, current["case_id"],

@@ -172,7 +172,7 @@ class ApplicantPages(Pages):
             form={**current.get("form", {}), **answers} if answers else None,
             materials=self._chosen_files(request, materials, user) or None,
         )
-        case = self.cases.resubmit(user, current["case_id"], body)
+        case = self.cases.resubmit(user, current["case_id"], body, current=current)
         return visit.redirect(f"/cases/{case['case_id']}?done=resubmitted")
 
     @page("POST", "/cases/<case_id>/<any(withdraw, urge, rating, trips):step>")
