@@ -9,7 +9,6 @@ from typing import get_args
 
 import pytest
 from nameko.testing.services import worker_factory
-from services.approval.calendar import SHANGHAI
 
 from services.approval.application import ApprovalApplication
 from services.approval.service import ApprovalService
@@ -17,6 +16,7 @@ from services.gateway.auth import User
 from services.gateway.models import UserView
 from shared.errors import ForbiddenError, NotFoundError
 from shared.roles import ROLES, Role, may_delegate, may_record_trip
+from shared.workdays import SHANGHAI
 from tests.unit.approval.support import IN_MEMORY, Clock, renovation_item, submit_complete
 
 GZC = User("gzc", "国资处审批员", "gzc", ("approver", "editor"))
