@@ -38,6 +38,13 @@ DEFAULTS: dict[str, str] = {
     "ONETRIP_TRUSTED_PROXIES": "",
     "ONETRIP_LOGIN_ADDRESS_LIMIT": "30",
     "ONETRIP_IDEMPOTENCY_HOURS": "24",
+    # campus single sign-on (docs/sso.md): no issuer, no OIDC login
+    "ONETRIP_OIDC_ISSUER": "",
+    "ONETRIP_OIDC_CLIENT_ID": "onetrip",
+    "ONETRIP_OIDC_LABEL": "统一身份认证",
+    "ONETRIP_OIDC_SCOPE": "openid profile email",
+    "ONETRIP_OIDC_USERNAME_CLAIM": "preferred_username",
+    "ONETRIP_OIDC_DEPARTMENT_CLAIM": "department",
 }
 
 

@@ -23,6 +23,7 @@ from services.gateway.models import (
     SessionView,
     UserView,
 )
+from services.gateway.sso import SingleSignOn, SingleSignOnSettings
 from services.gateway.supervision_routes import SupervisionRoutes
 from services.gateway.web.pages import PageRoutes
 from shared import asyncapi, metrics
@@ -49,6 +50,7 @@ class GatewayService(CatalogueRoutes, CaseRoutes, PageRoutes, SupervisionRoutes)
     files: FileStore = Files()  # type: ignore[assignment]
     idempotency: IdempotentCommands = Idempotency()  # type: ignore[assignment]
     correlated = Correlated()
+    sso: SingleSignOn = SingleSignOnSettings()  # type: ignore[assignment]
 
     @api("GET", "/healthz", summary="各服务是否在总线上应答(全部应答为 200,否则 503)",
          response=Health, answers={503: Health}, public=True, tags=["health"])
