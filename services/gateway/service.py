@@ -24,6 +24,7 @@ from services.gateway.models import (
     UserView,
 )
 from services.gateway.sso import SingleSignOn, SingleSignOnSettings
+from services.gateway.sso_routes import SsoRoutes
 from services.gateway.supervision_routes import SupervisionRoutes
 from services.gateway.web.pages import PageRoutes
 from shared import asyncapi, metrics
@@ -39,7 +40,7 @@ BACKENDS = ("catalogue", "approval", "notify", "audit")
 HEALTH_TIMEOUT_SECONDS = 3.0
 
 
-class GatewayService(CatalogueRoutes, CaseRoutes, PageRoutes, SupervisionRoutes):
+class GatewayService(CatalogueRoutes, CaseRoutes, PageRoutes, SupervisionRoutes, SsoRoutes):
     name = "gateway"
 
     catalogue = SignedRpcProxy("catalogue")

@@ -190,6 +190,30 @@ def test_single_sign_on_never_takes_over_a_local_account_by_its_name(
     expect(visit.page.locator(".who")).to_have_count(0)
     visit.context.close()
 
+    # When the administrator links his subject to teacher1 through the API
+    admin = sso_hall.api.as_user("admin")
+    subject = f"/api/v1/sso/subjects/{NAMESAKE}"
+    assert sso_hall.api.as_user("teacher1").put(subject, json={"username": "teacher1"}
+                                                 ).status_code == 403
+    linked = admin.put(subject, json={"username": "teacher1"})
+    assert linked.status_code == 200, linked.text
+    assert linked.json() == {"issuer": sso_hall.provider.issuer, "subject": NAMESAKE,
+                             "username": "teacher1"}
+
+    # Then signing in through 统一身份认证 opens teacher1's account, as it is
+    visit = browse(browser, sso_hall)
+    sign_in_at_provider(visit, NAMESAKE)
+    expect(visit.page.locator(".who")).to_contain_text("李老师(航空学院)")
+    visit.context.close()
+
+    # When the administrator unlinks it again, the subject opens no account
+    assert admin.request("DELETE", subject).json()["username"] is None
+    assert admin.request("DELETE", subject).status_code == 404
+    visit = browse(browser, sso_hall)
+    sign_in_at_provider(visit, NAMESAKE)
+    expect(visit.page.get_by_role("alert")).to_contain_text("本站已有账号 teacher1")
+    visit.context.close()
+
     # When 李四, of a department onetrip does not know, signs in
     visit = browse(browser, sso_hall)
     sign_in_at_provider(visit, LISI)
