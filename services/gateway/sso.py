@@ -6,6 +6,7 @@ Roles stay onetrip's own (docs/sso.md)."""
 from __future__ import annotations
 
 import hmac
+import logging
 import os
 import time
 from collections.abc import Mapping
@@ -34,6 +35,8 @@ from shared.departments import department_code
 from shared.dependencies import Provided
 from shared.errors import ConflictError, NotFoundError
 from shared.roles import APPLICANT
+
+log = logging.getLogger(__name__)
 
 PENDING_COOKIE = "onetrip_oidc"
 PENDING_SECONDS = 600
@@ -305,6 +308,8 @@ class SsoAccounts:
 
     def _provision(self, issuer: str, person: Person) -> str:
         if self.accounts.exists(person.username):
+            log.warning("single sign-on of subject %s refused: account %s exists, not linked",
+                        person.subject, person.username)
             raise SsoRefusedError(
                 f"本站已有账号 {person.username},但尚未与您的统一身份认证账号关联;"
                 "请联系管理员关联后再登录"
