@@ -45,6 +45,10 @@ DEFAULTS: dict[str, str] = {
     "ONETRIP_OIDC_SCOPE": "openid profile email",
     "ONETRIP_OIDC_USERNAME_CLAIM": "preferred_username",
     "ONETRIP_OIDC_DEPARTMENT_CLAIM": "department",
+    "ONETRIP_CAS_URL": "",
+    "ONETRIP_CAS_LABEL": "统一身份认证(CAS)",
+    "ONETRIP_CAS_NAME_ATTRIBUTE": "name",
+    "ONETRIP_CAS_DEPARTMENT_ATTRIBUTE": "department",
 }
 
 

@@ -7,6 +7,7 @@ from werkzeug.wrappers import Request, Response
 
 from services.gateway.sso import (
     CALLBACK_PATH,
+    CAS_CALLBACK_PATH,
     PENDING_COOKIE,
     PENDING_SECONDS,
     Pending,
@@ -55,3 +56,30 @@ class SsoPages(Pages):
     def _callback_url(self, request: Request) -> str:
         configured = self.sso.oidc_client().settings.redirect_uri
         return configured or request.host_url.rstrip("/") + CALLBACK_PATH
+
+    @page("GET", "/login/cas")
+    def page_login_cas(self, request: Request) -> Response:
+        cas = self.sso.cas_client()
+        visit = self._visit(request)
+        pending = Pending.fresh(safe_next(request.args.get("next")) or "")
+        visit.new_cookies[PENDING_COOKIE] = (pending.sealed(), PENDING_SECONDS)
+        return visit.redirect(cas.login_url(self._cas_service(request)))
+
+    @page("GET", CAS_CALLBACK_PATH)
+    def page_login_cas_callback(self, request: Request) -> Response:
+        cas = self.sso.cas_client()
+        visit = self._visit(request)
+        visit.new_cookies[PENDING_COOKIE] = ("", 0)  # a login under way is answered once
+        try:
+            # only a login this browser started here is finished (no login CSRF)
+            pending = Pending.unsealed(request.cookies.get(PENDING_COOKIE, ""))
+            person = cas.validate(self._cas_service(request), request.args.get("ticket", ""))
+            user = SsoAccounts(self.identity.accounts).sign_in(cas.settings.server, person)
+        except SsoRefusedError as exc:
+            return visit.render("login.html", status=exc.status, next="", error=exc.detail)
+        visit.sign_in(self.identity.sign_in(user))
+        return visit.redirect(safe_next(pending.next) or home_of(user))
+
+    def _cas_service(self, request: Request) -> str:
+        configured = self.sso.cas_client().settings.service_url
+        return configured or request.host_url.rstrip("/") + CAS_CALLBACK_PATH
