@@ -415,6 +415,12 @@ class SingleSignOn:
             raise NotFoundError("本站未配置统一身份认证")
         return self.oidc
 
+    def issuer(self) -> str:
+        """Whose subjects the administrator links: the OIDC provider's, else the CAS server's."""
+        if self.oidc is not None:
+            return self.oidc.settings.issuer
+        return self.cas_client().settings.server
+
     def cas_client(self) -> CasClient:
         if self.cas is None:
             raise NotFoundError("本站未配置统一身份认证(CAS)")

@@ -34,7 +34,7 @@ class SsoRoutes(Gateway):
          response=SubjectLinkView, tags=TAGS, errors=(409,), asks=False)
     def link_sso_subject(self, request: Request, subject: str) -> Response:
         admin = self._admin(request)
-        issuer = self.sso.oidc_client().settings.issuer
+        issuer = self.sso.issuer()
         username = parse_body(request, SubjectLinkRequest).username
         self._accounts().link(issuer, subject, username, admin.username)
         return json_response({"issuer": issuer, "subject": subject, "username": username})
@@ -44,7 +44,7 @@ class SsoRoutes(Gateway):
          response=SubjectLinkView, tags=TAGS, asks=False)
     def unlink_sso_subject(self, request: Request, subject: str) -> Response:
         admin = self._admin(request)
-        issuer = self.sso.oidc_client().settings.issuer
+        issuer = self.sso.issuer()
         self._accounts().unlink(issuer, subject, admin.username)
         return json_response({"issuer": issuer, "subject": subject, "username": None})
 

@@ -6,10 +6,13 @@ import time
 from typing import Any
 
 import pytest
+from defusedxml import DefusedXmlException, ElementTree
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
 from services.gateway.sso import (
+    CasClient,
+    CasSettings,
     OidcClient,
     OidcSettings,
     Pending,
@@ -126,3 +129,42 @@ def test_without_an_issuer_there_is_no_button_and_no_route(
         SingleSignOn(None).oidc_client()
     monkeypatch.setenv("ONETRIP_OIDC_ISSUER", ISSUER)
     assert sso_buttons() == [{"label": "统一身份认证", "path": "/login/oidc"}]
+
+
+CAS = CasClient(CasSettings("https://cas.example.edu.cn/cas", "统一身份认证(CAS)", "name",
+                            "department", ""))
+
+
+def cas_answer(xml: str) -> Any:
+    return ElementTree.fromstring(xml.encode())
+
+
+def test_a_cas_success_names_the_person_and_maps_the_department() -> None:
+    person = CAS._person(cas_answer(
+        '<cas:serviceResponse xmlns:cas="http://www.yale.edu/tp/cas"><cas:authenticationSuccess>'
+        "<cas:user>wangwu</cas:user><cas:attributes><cas:name>王五</cas:name>"
+        "<cas:department>保卫处</cas:department></cas:attributes>"
+        "</cas:authenticationSuccess></cas:serviceResponse>"
+    ))
+    assert (person.subject, person.username, person.name, person.department) == (
+        "wangwu", "wangwu", "王五", "bwc")
+
+
+def test_a_cas_failure_is_refused_with_its_code() -> None:
+    with pytest.raises(SsoRefusedError, match="INVALID_SERVICE"):
+        CAS._person(cas_answer(
+            '<cas:serviceResponse xmlns:cas="http://www.yale.edu/tp/cas">'
+            '<cas:authenticationFailure code="INVALID_SERVICE">no</cas:authenticationFailure>'
+            "</cas:serviceResponse>"
+        ))
+
+
+def test_a_cas_answer_with_entities_is_not_read() -> None:
+    with pytest.raises(DefusedXmlException):
+        cas_answer('<!DOCTYPE x [<!ENTITY e "boom">]><x>&e;</x>')
+
+
+def test_the_way_out_to_cas_names_the_service() -> None:
+    assert CAS.login_url("http://127.0.0.1:8000/login/cas/callback") == (
+        "https://cas.example.edu.cn/cas/login?service="
+        "http%3A%2F%2F127.0.0.1%3A8000%2Flogin%2Fcas%2Fcallback")
