@@ -1,10 +1,18 @@
 """Cases (办件) and tasks as the public HTTP API and the bus see them.
 
 Request bodies validate what the gateway receives; ``Case`` and ``Task`` describe what
-it returns. The integration events' data models below are the payloads of the approval
-service's events on the bus; ``shared.casefold`` rebuilds a ``Case`` from them alone.
-Every payload names the case, its item, its applicant, its lead department and the
-departments concerned, because notify and audit consume them.
+it returns. The case events below (``CASE_EVENTS``) are the one declaration of the case
+vocabulary: each class is an integration event, its ``event_type`` the wire name and its
+fields the ``data`` on the bus. The approval service's ``Case`` aggregate records them
+themselves, and ``shared.casefold`` rebuilds a ``Case`` from them alone. Every event names
+the case, its item, its applicant, its lead department and the departments concerned,
+because notify and audit consume them.
+
+To add a case event: declare its class here and list it in ``CASE_EVENTS``; record it
+from a command of ``services.approval.case.Case``; fold it in ``shared.casefold.HANDLERS``;
+then give every other consumer a handler or list it as ignored (the approval inbox, audit's
+supervision facts, notify's rules with their templates, the page labels):
+``tests/unit/shared/test_case_vocabulary.py`` names any that has not.
 """
 from __future__ import annotations
 
