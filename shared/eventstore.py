@@ -15,10 +15,11 @@ from typing import Any, NamedTuple, TypeVar
 import psycopg
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import IntegrityError, Mapper, StoredEvent, Tracking
 from eventsourcing.projection import EventSourcedProjection
 from psycopg import sql
 
+from shared import correlation
 from shared.config import Database, Settings, env
 from shared.contracts import SCHEMA_VERSION, IntegrationEvent
 
@@ -122,10 +123,29 @@ def retry_on_conflict(command: Callable[[], T], attempts: int = 20) -> T:
     raise AssertionError("unreachable")
 
 
+class CorrelatingMapper(Mapper[Any]):
+    """Stamps each event it stores with the correlation id of the request or event being
+    handled (``shared.correlation``): the relay carries it into the envelope."""
+
+    def to_stored_event(self, domain_event: DomainEventProtocol[Any]) -> StoredEvent:
+        correlation_id = correlation.current()
+        if correlation_id and not hasattr(domain_event, CORRELATION_ATTRIBUTE):
+            object.__setattr__(domain_event, CORRELATION_ATTRIBUTE, correlation_id)
+        return super().to_stored_event(domain_event)
+
+
+CORRELATION_ATTRIBUTE = "correlation_id"
+
+
 class OnetripApplication(Application[Any]):
     """An application whose stored events may be published as integration events."""
 
     service: str = ""
+
+    def construct_mapper(self) -> Mapper[Any]:
+        return self.factory.mapper(
+            transcoder=self.construct_transcoder(), mapper_class=CorrelatingMapper
+        )
 
     def publication(self, domain_event: DomainEventProtocol[Any]) -> Publication | None:
         """The integration event for a stored domain event, or None to keep it private."""
@@ -147,6 +167,7 @@ class OnetripApplication(Application[Any]):
             actor=publication.actor,
             data=publication.data,
             schema_version=publication.schema_version,
+            correlation_id=getattr(domain_event, CORRELATION_ATTRIBUTE, None),
         )
 
 

@@ -31,7 +31,12 @@ from services.audit.report import report_workbook
 from shared.contracts import SCHEMA_VERSION, IntegrationEvent
 from shared.contracts.approval import BAD_REVIEW_MAX_SCORE
 from shared.errors import InvalidError, NotFoundError
-from shared.eventstore import ConsumingApplication, Publication, retry_on_conflict
+from shared.eventstore import (
+    CORRELATION_ATTRIBUTE,
+    ConsumingApplication,
+    Publication,
+    retry_on_conflict,
+)
 
 RECTIFICATION_DAYS_VARIABLE = "ONETRIP_RECTIFICATION_DAYS"
 T = TypeVar("T", datetime, datetime | None)
@@ -303,7 +308,7 @@ class AuditApplication(LedgerIntegrity, ConsumingApplication):
         data = {
             key: value
             for key, value in domain_event.__dict__.items()
-            if not key.startswith("originator")
+            if not key.startswith("originator") and key != CORRELATION_ATTRIBUTE
         }
         data.pop("timestamp", None)
         data["aggregate"] = str(domain_event.originator_id)

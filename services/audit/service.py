@@ -9,6 +9,7 @@ from nameko.timer import timer
 from pydantic import ConfigDict, Field, ValidationError
 
 from services.audit.application import AuditApplication
+from shared import metrics
 from shared.contracts import IntegrationEvent
 from shared.contracts.manifest import Manifest
 from shared.dependencies import EventStore
@@ -94,6 +95,8 @@ class AuditService(HealthCheckMixin):
     @timer(interval=CHECKPOINT_SECONDS)
     def keep_watch(self) -> None:
         result = self.store.advance_checkpoint()
+        metrics.LEDGER_INTACT.set(1 if result["ok"] else 0)
+        metrics.LEDGER_MISSING.set(self.store.completeness()["missing_total"])
         if not result["ok"]:
             log.error(
                 "audit ledger fails verification at seq %s: %s",
@@ -105,7 +108,10 @@ class AuditService(HealthCheckMixin):
 
     @rpc
     def verify(self) -> dict[str, Any]:
-        return self.store.verify()
+        result = self.store.verify()
+        metrics.LEDGER_INTACT.set(1 if result["intact"] else 0)
+        metrics.LEDGER_MISSING.set(result.get("missing_total", len(result["missing"])))
+        return result
 
     @rpc
     def completeness(self) -> dict[str, Any]:
