@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import time
 
-import psycopg
 import pytest
 
 from tests.support.gateway import Api
-from tests.support.hall import ITEM, PARALLEL, PDF, PNG, upload
+from tests.support.hall import ITEM, PARALLEL, PDF, PNG, stored_case_events, upload
 from tests.support.processes import ProcessGroup, eventually
 
 pytestmark = pytest.mark.integration
@@ -16,13 +15,7 @@ LATE = {"ONETRIP_CLOCK_SKEW_DAYS": "30", "ONETRIP_OVERDUE_CHECK_SECONDS": "0.5"}
 
 
 def overdue_events(database_url: str, case_id: str) -> list[str]:
-    with psycopg.connect(database_url) as conn:
-        rows = conn.execute(
-            "SELECT convert_from(state, 'UTF8')::json->'data'->>'node_id' FROM approval.approval_events "
-            "WHERE originator_id = %s AND topic LIKE %s",
-            (case_id, "%NodeOverdue"),
-        ).fetchall()
-    return sorted(row[0] for row in rows)
+    return sorted(data["node_id"] for data in stored_case_events(database_url, case_id, "node_overdue"))
 
 
 def test_two_checking_instances_flag_each_overdue_node_once_even_across_a_restart(
