@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 from services.approval.calendar import in_shanghai
-from shared.contracts.approval import CaseSubmitted
+from shared.contracts.case_events import CaseSubmitted
 from shared.errors import InvalidError, NotFoundError
 
 Node = dict[str, Any]

@@ -29,7 +29,7 @@ from services.audit.integrity import LedgerIntegrity
 from services.audit.replay import parse_moment, rebuild_case, timeline_entry, timeline_order
 from services.audit.report import report_workbook
 from shared.contracts import SCHEMA_VERSION, IntegrationEvent
-from shared.contracts.approval import BAD_REVIEW_MAX_SCORE
+from shared.contracts.case_events import BAD_REVIEW_MAX_SCORE
 from shared.errors import InvalidError, NotFoundError
 from shared.eventstore import (
     CORRELATION_ATTRIBUTE,

@@ -25,7 +25,7 @@ from psycopg.types.json import Jsonb
 from pydantic_core import to_jsonable_python
 
 from services.audit.ledger import ledger_table
-from shared.contracts import approval as contract
+from shared.contracts import case_events as contract
 
 Facts = dict[str, Any]
 PROJECTION = "supervision"

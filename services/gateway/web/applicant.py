@@ -25,13 +25,8 @@ from services.gateway.http import (
 from services.gateway.web.approver import may_record_trip
 from services.gateway.web.core import CSRF_HEADER, api_request, json_endpoint, page
 from services.gateway.web.timeline import timeline_of
-from shared.contracts.approval import (
-    CLOSED_STATUSES,
-    OPEN_STATUSES,
-    CaseSubmission,
-    RatingRequest,
-    Resubmission,
-)
+from shared.contracts.approval import CaseSubmission, RatingRequest, Resubmission
+from shared.contracts.case_events import CLOSED_STATUSES, OPEN_STATUSES
 
 log = logging.getLogger(__name__)
 CASES_PER_PAGE = 20
