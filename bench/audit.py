@@ -4,7 +4,7 @@
 
 On a throwaway database (dropped afterwards):
   (a)  raw psycopg single-row INSERT of a ledger-sized row, autocommit, rows/s;
-  (b)  ledger appends/s while consuming: ``AuditApplication.consume()`` of approval events,
+  (b)  ledger appends/s while consuming: ``AuditHall.consume()`` of approval events,
        one transaction each (tracking row + advisory lock + chained INSERT), one caller;
   (b4) the same with four concurrent callers (threads), as the service's workers do;
   (c)  ``verify()`` over the whole ledger (``--entries``, default 100,000), entries/s;
@@ -38,7 +38,7 @@ import psycopg
 from psycopg import sql
 
 from services.audit import ledger
-from services.audit.application import AuditApplication
+from services.audit.hall import AuditHall
 from shared.config import DEFAULTS, Database, Settings
 from shared.contracts import IntegrationEvent
 from shared.eventstore import application_env, ensure_schema
@@ -80,7 +80,7 @@ def raw_inserts(database_url: str, rows: int, text: str) -> float:
     return rows / elapsed
 
 
-def consume_rate(app: AuditApplication, events: list[IntegrationEvent], callers: int) -> float:
+def consume_rate(app: AuditHall, events: list[IntegrationEvent], callers: int) -> float:
     chunks = [events[i::callers] for i in range(callers)]
     started = time.perf_counter()
     threads = [
@@ -127,7 +127,7 @@ def main() -> None:
     with throwaway_database(base_url) as database_url:
         settings = Settings(database_url=database_url)
         ensure_schema(settings.database, "audit")
-        app = AuditApplication(env=application_env("audit", settings))
+        app = AuditHall(env=application_env("audit", settings))
         try:
             log("(a) raw INSERT ...")
             raw_first = raw_inserts(database_url, args.appends, sample)
@@ -137,11 +137,11 @@ def main() -> None:
             log("(b4) consume, four callers ...")
             appends_4 = consume_rate(app, events[half : args.appends], 4)
             log(f"bulk ledger up to {args.entries:,} entries ...")
-            bulk_ledger(database_url, events, args.entries - app.entries() - 20)
+            bulk_ledger(database_url, events, args.entries - app.ledger.entries() - 20)
             appends_tail = consume_rate(app, events[args.appends : args.appends + 20], 1)
             log("(c) verify ...")
             started = time.perf_counter()
-            verified = app.verify()
+            verified = app.ledger.verify()
             verify_seconds = time.perf_counter() - started
             assert verified["ok"], verified
             case_id = events[0].data["case_id"]
@@ -149,7 +149,7 @@ def main() -> None:
             replay_ms = []
             for _ in range(20):
                 started = time.perf_counter()
-                history = app.case_history(case_id)
+                history = app.ledger.case_history(case_id)
                 replay_ms.append((time.perf_counter() - started) * 1000)
             log("(a') raw INSERT again ...")
             raw_last = raw_inserts(database_url, args.appends, sample)

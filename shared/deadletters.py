@@ -59,20 +59,26 @@ def replay(amqp_uri: str, queue: str | None = None) -> int:
             if not origin or (queue and origin != queue):
                 kept.append(message)
                 continue
-            notice = replay_notice(message.headers or {}, message.body)
-            producer.publish(notice, exchange=REPLAYED_EXCHANGE, routing_key=origin, headers=notice,
-                             serializer="json", delivery_mode=2)
-            headers = {k: v for k, v in (message.headers or {}).items() if k not in OUR_HEADERS}
-            producer.publish(
-                message.body, exchange=Exchange(""), routing_key=origin, headers=headers,
-                content_type=message.content_type, content_encoding=message.content_encoding,
-                delivery_mode=2,
-            )
-            message.ack()
+            _send_back(producer, message, origin)
             sent += 1
         for message in kept:
             message.requeue()
     return sent
+
+
+def _send_back(producer: Any, message: Any, origin: str) -> None:
+    """Announce the replay, then send the message back to its queue without our headers."""
+    headers = message.headers or {}
+    notice = replay_notice(headers, message.body)
+    producer.publish(notice, exchange=REPLAYED_EXCHANGE, routing_key=origin, headers=notice,
+                     serializer="json", delivery_mode=2)
+    producer.publish(
+        message.body, exchange=Exchange(""), routing_key=origin,
+        headers={k: v for k, v in headers.items() if k not in OUR_HEADERS},
+        content_type=message.content_type, content_encoding=message.content_encoding,
+        delivery_mode=2,
+    )
+    message.ack()
 
 
 def main(argv: list[str] | None = None) -> None:

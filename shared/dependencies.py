@@ -9,12 +9,12 @@ from nameko.extensions import DependencyProvider
 
 from shared import correlation
 from shared.config import Settings
-from shared.eventstore import OnetripApplication, open_application
+from shared.eventstore import EventStores, open_application
 from shared.relay import OutboxRelay
 
 log = logging.getLogger(__name__)
 
-A = TypeVar("A", bound=OnetripApplication)
+A = TypeVar("A", bound=EventStores)
 
 
 class Correlated(DependencyProvider):  # type: ignore[misc]
@@ -52,7 +52,7 @@ class EventStore(Correlated, Generic[A]):
         settings = Settings()
         self.app = open_application(self.application_class, self.application_class.service, settings)
         if self.relay_enabled:
-            self.relay = OutboxRelay(self.app, settings)
+            self.relay = OutboxRelay(self.app.outbox, settings)
 
     def start(self) -> None:
         if self.relay is not None:
@@ -70,3 +70,34 @@ class EventStore(Correlated, Generic[A]):
     def get_dependency(self, worker_ctx: Any) -> A:
         assert self.app is not None
         return self.app
+
+
+T = TypeVar("T")
+
+
+class Provided(DependencyProvider, Generic[T]):  # type: ignore[misc]
+    """A collaborator built once per container (``build``), handed to every worker, and
+    closed when the container stops or is killed (``close``)."""
+
+    def __init__(self) -> None:
+        self.value: T | None = None
+
+    def build(self) -> T:
+        raise NotImplementedError
+
+    def close(self, value: T) -> None:
+        pass
+
+    def setup(self) -> None:
+        self.value = self.build()
+
+    def stop(self) -> None:
+        if self.value is not None:
+            self.close(self.value)
+
+    def kill(self) -> None:
+        self.stop()
+
+    def get_dependency(self, worker_ctx: Any) -> T:
+        assert self.value is not None
+        return self.value

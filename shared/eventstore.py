@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, ClassVar, NamedTuple, Protocol, TypeVar
 
 import psycopg
 from eventsourcing.application import Application, ProcessingEvent
@@ -26,6 +26,7 @@ from shared.contracts import SCHEMA_VERSION, IntegrationEvent
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+CONSUME_ATTEMPTS = 20
 
 
 class Publication(NamedTuple):
@@ -35,10 +36,6 @@ class Publication(NamedTuple):
     data: dict[str, Any]
     actor: str | None
     schema_version: int = SCHEMA_VERSION
-
-
-class UnsupportedSchemaError(ValueError):
-    pass
 
 
 def application_env(schema: str, settings: Settings | None = None) -> dict[str, str]:
@@ -85,7 +82,20 @@ def ensure_schema(db: Database, schema: str) -> None:
             pass  # a concurrent CREATE SCHEMA won the race
 
 
-A_ = TypeVar("A_", bound="Application[Any]")
+class EventStores(Protocol):
+    """One application, or several joined (``services.audit.hall``): what a service opens."""
+
+    service: ClassVar[str]
+
+    @property
+    def outbox(self) -> OnetripApplication:
+        """The application whose notification log the relay publishes."""
+        ...
+
+    def close(self) -> None: ...
+
+
+A_ = TypeVar("A_", bound=EventStores)
 
 
 def open_application(application_class: type[A_], schema: str, settings: Settings | None = None) -> A_:
@@ -140,7 +150,11 @@ CORRELATION_ATTRIBUTE = "correlation_id"
 class OnetripApplication(Application[Any]):
     """An application whose stored events may be published as integration events."""
 
-    service: str = ""
+    service: ClassVar[str] = ""
+
+    @property
+    def outbox(self) -> OnetripApplication:
+        return self
 
     def construct_mapper(self) -> Mapper[Any]:
         return self.factory.mapper(
@@ -166,8 +180,8 @@ class OnetripApplication(Application[Any]):
             occurred_at=occurred_at,
             actor=publication.actor,
             data=publication.data,
-            schema_version=publication.schema_version,
             correlation_id=getattr(domain_event, CORRELATION_ATTRIBUTE, None),
+            schema_version=publication.schema_version,
         )
 
 
@@ -182,17 +196,19 @@ class ConsumingApplication(EventSourcedProjection[Any], OnetripApplication):
     def policy(self, domain_event: Any, processing_event: ProcessingEvent[Any]) -> None:
         raise NotImplementedError
 
-    def consume(self, event: IntegrationEvent) -> bool:
-        """Apply an event once. Returns False when it had been applied already."""
-        if event.schema_version != SCHEMA_VERSION:
-            raise UnsupportedSchemaError(
-                f"schema_version {event.schema_version} is not supported "
-                f"(this service reads version {SCHEMA_VERSION})"
-            )
+    def consume(self, event: IntegrationEvent, work: Any = None) -> bool:
+        """Apply an event once (as ``work`` when the policy wants more than the event).
+        Returns False when it had been applied already.
+
+        "Seen already?" is asked only after a conflict: a round trip saved on every event,
+        where duplicates are the exception.
+        """
+        # A later schema_version keeps every field of the earlier ones (docs/integration.md,
+        # "Versions"): this reader reads what it knows of it.
         tracking = Tracking(application_name=event.service, notification_id=event.notification_id)
-        for attempt in range(20):
+        for attempt in range(CONSUME_ATTEMPTS):
             try:
-                self.process_event(event, tracking)
+                self.process_event(event if work is None else work, tracking)
                 return True
             except IntegrityError:
                 # The tracking row's key refuses a duplicate: nothing was written. Otherwise
@@ -200,7 +216,9 @@ class ConsumingApplication(EventSourcedProjection[Any], OnetripApplication):
                 if self.has_consumed(event.service, event.notification_id):
                     return False
                 log.debug("conflict consuming %s, attempt %d", event.event_id, attempt + 1)
-        raise IntegrityError(f"could not apply {event.type} {event.event_id} after 20 attempts")
+        raise IntegrityError(
+            f"could not apply {event.type} {event.event_id} after {CONSUME_ATTEMPTS} attempts"
+        )
 
     def has_consumed(self, service: str, notification_id: int) -> bool:
         recorder: Any = self.recorder

@@ -24,7 +24,6 @@ from typing import Any, TypeVar
 
 from eventsourcing.domain import Aggregate, event
 
-from services.approval.calendar import in_shanghai
 from services.approval.rules import (
     Node,
     check_decision,
@@ -47,6 +46,7 @@ from shared.errors import (
     NotFoundError,
     RateLimitedError,
 )
+from shared.workdays import in_shanghai
 
 DueAt = Callable[[datetime, int], datetime]
 E = TypeVar("E", bound=contract.CaseEvent)

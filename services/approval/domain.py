@@ -12,8 +12,8 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
-from services.approval.calendar import in_shanghai
 from shared.errors import InvalidError, NotFoundError
+from shared.workdays import in_shanghai
 
 NAMESPACE = uuid.UUID("0d7b3c52-6a53-4b39-8f0e-2f1f6a7c9e21")
 

@@ -11,7 +11,7 @@ catches up at start, so a crash in between heals itself.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -19,13 +19,10 @@ from psycopg import sql
 
 from services.approval.stored import recorded_case_event
 from shared.contracts import case_events as contract
-from shared.eventstore import OnetripApplication
+from shared.followers import NotificationLogFollower, Position
 
 BATCH = 500
 TABLES = """
-CREATE TABLE IF NOT EXISTS {schema}.inbox_position (
-    name text PRIMARY KEY, notification_id bigint NOT NULL);
-INSERT INTO {schema}.inbox_position VALUES ('inbox', 0) ON CONFLICT DO NOTHING;
 CREATE TABLE IF NOT EXISTS {schema}.tasks (
     task_id text PRIMARY KEY, case_id text NOT NULL, node_id text NOT NULL,
     item_id text NOT NULL, item_name text NOT NULL, department text NOT NULL,
@@ -46,36 +43,31 @@ CREATE TABLE IF NOT EXISTS {schema}.case_files (
 """
 
 
-class TaskInbox:
-    def __init__(self, app: OnetripApplication) -> None:
-        self.app = app
-        recorder: Any = app.recorder
-        self.datastore = recorder.datastore
-        self.schema = sql.Identifier(self.datastore.schema)
+class TaskInbox(NotificationLogFollower):
+    position = Position(table="inbox_position", name="inbox")
+    batch = BATCH
 
     def create_tables(self) -> None:
-        with self.datastore.transaction(commit=True) as curs:
+        with self.tables.transaction(commit=True) as curs:
             curs.execute("SELECT pg_advisory_xact_lock(hashtext('onetrip-approval-inbox-ddl'))")
             curs.execute(
                 "SELECT to_regclass(%s) IS NOT NULL AS present",
-                (f"{self.datastore.schema}.applicant_cases",),
+                (f"{self.tables.schema}.applicant_cases",),
             )
             had_applicant_cases = curs.fetchone()["present"]
+            self.create_position(curs)
             for statement in TABLES.split(";"):
                 if statement.strip():
-                    curs.execute(sql.SQL(statement).format(schema=self.schema))
+                    curs.execute(self._q(statement))
             if not had_applicant_cases:
                 self._backfill_applicant_cases(curs)
 
     def _backfill_applicant_cases(self, curs: Any) -> None:
         """A store from before the ``applicant_cases`` table (each applicant's cases were an
         aggregate then): fill it from the case events the inbox has already passed."""
-        curs.execute(self._q("SELECT notification_id FROM {schema}.inbox_position WHERE name = 'inbox'"))
-        upto, start = int(curs.fetchone()["notification_id"]), 0
+        upto, start = self._locked_position(curs), 0
         while start < upto:
-            notifications = self.app.recorder.select_notifications(
-                start=start, limit=BATCH, stop=upto, inclusive_of_start=False
-            )
+            notifications = list(self.notifications(start, BATCH, stop=upto))
             if not notifications:
                 return
             for notification in notifications:
@@ -85,32 +77,14 @@ class TaskInbox:
             start = notifications[-1].id
 
     def _q(self, text: str) -> sql.Composed:
-        return sql.SQL(text).format(schema=self.schema)
+        return self.tables.query(text)
 
     # -- keeping up ------------------------------------------------------------------
 
-    def catch_up(self) -> int:
-        applied = 0
-        while True:
-            with self.datastore.transaction(commit=True) as curs:
-                curs.execute(self._q(
-                    "SELECT notification_id FROM {schema}.inbox_position WHERE name = 'inbox' FOR UPDATE"
-                ))
-                position = int(curs.fetchone()["notification_id"])
-                notifications = self.app.recorder.select_notifications(
-                    start=position, limit=BATCH, inclusive_of_start=False
-                )
-                if not notifications:
-                    return applied
-                for notification in notifications:
-                    self._apply(curs, self._case_event(notification))
-                curs.execute(
-                    self._q("UPDATE {schema}.inbox_position SET notification_id = %s WHERE name = 'inbox'"),
-                    (notifications[-1].id,),
-                )
-                applied += len(notifications)
-            if len(notifications) < BATCH:
-                return applied
+    def apply(self, curs: Any, entries: Sequence[Any]) -> None:
+        for domain_event in entries:
+            recorded = recorded_case_event(domain_event)
+            self._apply(curs, None if recorded is None else recorded[0])
 
     def _case_event(self, notification: Any) -> contract.CaseEvent | None:
         recorded = recorded_case_event(self.app.mapper.to_domain_event(notification))
@@ -192,7 +166,7 @@ class TaskInbox:
     # -- reading -----------------------------------------------------------------------
 
     def _select(self, query: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
-        with self.datastore.transaction(commit=False) as curs:
+        with self.tables.transaction(commit=False) as curs:
             curs.execute(self._q(query), params)
             return list(curs.fetchall())
 
@@ -234,8 +208,8 @@ class TaskInbox:
             "SELECT (SELECT count(*) FROM {schema}.{table} WHERE {column} = %(value)s) AS total,"
             " ARRAY(SELECT case_id FROM {schema}.{table} WHERE {column} = %(value)s"
             " ORDER BY submitted_at DESC, case_id LIMIT %(limit)s OFFSET %(offset)s) AS case_ids"
-        ).format(schema=self.schema, table=sql.Identifier(table), column=sql.Identifier(column))
-        with self.datastore.transaction(commit=False) as curs:
+        ).format(schema=sql.Identifier(self.tables.schema), table=sql.Identifier(table), column=sql.Identifier(column))
+        with self.tables.transaction(commit=False) as curs:
             curs.execute(query, {"value": value, "limit": limit, "offset": offset})
             row = curs.fetchone()
             return list(row["case_ids"]), int(row["total"])

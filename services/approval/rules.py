@@ -6,15 +6,14 @@ from collections.abc import Collection, Mapping
 from datetime import date, datetime
 from typing import Any
 
-from services.approval.calendar import in_shanghai
 from shared.contracts.case_events import CaseSubmitted
 from shared.errors import InvalidError, NotFoundError
+from shared.workdays import in_shanghai
 
 Node = dict[str, Any]
 Stage = dict[str, Any]
 
 DECISIONS = ("approve", "return", "reject")
-APPROVER = "approver"
 
 
 def missing_materials(

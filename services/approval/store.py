@@ -11,13 +11,13 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import JSONTranscoder
 
-from services.approval.calendar import SHANGHAI, WorkingCalendar, in_shanghai
 from services.approval.stored import (
     recorded_case_event,
     register_case_events,
     register_legacy_topics,
 )
 from shared.eventstore import OnetripApplication, Publication
+from shared.workdays import SHANGHAI, WorkingCalendar, in_shanghai
 
 
 class ApprovalStore(OnetripApplication):

@@ -18,16 +18,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from services.audit.application import AuditApplication
+from services.audit.hall import AuditHall
 from shared.config import Settings
 from shared.errors import OnetripError
 from shared.eventstore import open_application
 
 
 @contextmanager
-def audit_application() -> Iterator[AuditApplication]:
+def audit_application() -> Iterator[AuditHall]:
     # (under the same table-creation lock as the services: the CLI may run beside them)
-    app = open_application(AuditApplication, AuditApplication.service, Settings())
+    app = open_application(AuditHall, AuditHall.service, Settings())
     try:
         yield app
     finally:
@@ -68,8 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def replay(app: AuditApplication, args: argparse.Namespace) -> int:
-    history = app.case_history(args.case_id, args.as_of)
+def replay(app: AuditHall, args: argparse.Namespace) -> int:
+    history = app.ledger.case_history(args.case_id, args.as_of)
     if args.json:
         print(json.dumps(history, ensure_ascii=False, indent=2))
     else:
@@ -98,19 +98,19 @@ def _summary(data: dict[str, Any]) -> str:
     return " ".join(f"{key}={data[key]}" for key in keys if data.get(key) not in (None, ""))
 
 
-def verify(app: AuditApplication, args: argparse.Namespace) -> int:
-    result = app.verify()
+def verify(app: AuditHall, args: argparse.Namespace) -> int:
+    result = app.ledger.verify()
     print(json.dumps(result, ensure_ascii=False, indent=2))
     return 0 if result["ok"] else 1
 
 
-def checkpoint(app: AuditApplication, args: argparse.Namespace) -> int:
+def checkpoint(app: AuditHall, args: argparse.Namespace) -> int:
     if not args.accept:
-        result = app.verify()
+        result = app.ledger.verify()
         shown = {key: result[key] for key in ("ok", "entries", "head", "reason", "checkpoint")}
         print(json.dumps(shown, ensure_ascii=False, indent=2))
         return 0 if result["ok"] else 1
-    accepted = app.accept_checkpoint()
+    accepted = app.ledger.accept_checkpoint()
     print(json.dumps(accepted, ensure_ascii=False, indent=2))
     if not accepted["accepted"]:
         print("哈希链本身不完整，未重新建立检查点：请先查明 first_bad_seq 处的改动", file=sys.stderr)
@@ -122,18 +122,18 @@ def checkpoint(app: AuditApplication, args: argparse.Namespace) -> int:
     return 0
 
 
-def rebuild(app: AuditApplication, args: argparse.Namespace) -> int:
-    folded = app.catch_up(rebuild=True)
+def rebuild(app: AuditHall, args: argparse.Namespace) -> int:
+    folded = app.figures.catch_up(rebuild=True)
     print(f"已从账本重建监督统计：{folded} 条记录")
     return 0
 
 
-def departments(app: AuditApplication, args: argparse.Namespace) -> int:
+def departments(app: AuditHall, args: argparse.Namespace) -> int:
     print(json.dumps(app.departments(args.from_, args.to), ensure_ascii=False, indent=2))
     return 0
 
 
-def report(app: AuditApplication, args: argparse.Namespace) -> int:
+def report(app: AuditHall, args: argparse.Namespace) -> int:
     Path(args.output).write_bytes(app.report(args.from_, args.to))
     print(f"已写入 {args.output}")
     return 0

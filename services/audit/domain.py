@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
-import chinese_calendar
 from eventsourcing.domain import Aggregate, event
 
 from shared.errors import ConflictError, ForbiddenError
 
-SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
 NAMESPACE = uuid.UUID("0b7a4f64-9d0c-4b43-8f2e-6a51c0de7a11")
 OPEN_RECTIFICATION = frozenset({"awaiting", "rectifying", "invalid_requested"})
 
@@ -22,23 +20,6 @@ def rectification_id(case_id: str) -> uuid.UUID:
 
 def item_checks_id(item_id: str) -> uuid.UUID:
     return uuid.uuid5(NAMESPACE, f"checks:{item_id}")
-
-
-def is_workday(day: date) -> bool:
-    try:
-        return bool(chinese_calendar.is_workday(day))
-    except NotImplementedError:  # a year the State Council has not announced yet
-        return day.weekday() < 5
-
-
-def working_deadline(start: datetime, working_days: int) -> datetime:
-    """The end of the Nth working day after ``start``'s day (the day itself never counts)."""
-    day = start.astimezone(SHANGHAI).date()
-    remaining = working_days
-    while remaining > 0:
-        day += timedelta(days=1)
-        remaining -= is_workday(day)
-    return datetime.combine(day, time(23, 59, 59), tzinfo=SHANGHAI)
 
 
 class Rectification(Aggregate):

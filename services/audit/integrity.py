@@ -199,6 +199,8 @@ class LedgerIntegrity:
         with self._transaction() as curs:
             return completeness.prune(curs, self.schema, self._tracking)
 
-    def _create_completeness_tables(self, curs: Cursor[Any]) -> None:
-        for statement in completeness.create_statements(self.schema):
-            curs.execute(statement)
+    def _create_completeness_tables(self) -> None:
+        with self._transaction() as curs:
+            curs.execute("SELECT pg_advisory_xact_lock(hashtext('onetrip-audit-completeness-ddl'))")
+            for statement in completeness.create_statements(self.schema):
+                curs.execute(statement)

@@ -7,10 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from services.audit import ledger
-from services.audit.domain import SHANGHAI
 from shared.casefold import fold, is_case_event
 from shared.contracts.approval import Case
 from shared.errors import InvalidError
+from shared.workdays import SHANGHAI
 
 
 def parse_moment(value: str) -> datetime:

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from nameko.timer import timer
 from pydantic import ConfigDict, Field, ValidationError
 
-from services.audit.application import AuditApplication
+from services.audit.hall import AuditHall
 from shared import metrics
 from shared.contracts import IntegrationEvent
 from shared.contracts.manifest import Manifest
@@ -68,7 +68,7 @@ def validated(model: type[Request], **arguments: Any) -> Any:
 class AuditService(HealthCheckMixin):
     name = "audit"
 
-    store: AuditApplication = EventStore(AuditApplication)  # type: ignore[assignment]
+    store: AuditHall = EventStore(AuditHall)  # type: ignore[assignment]
 
     # One queue per publishing service (shared.topology): evt-<source>-all--audit.on_event.
     @integration_event_handler("catalogue", "*")
@@ -85,30 +85,30 @@ class AuditService(HealthCheckMixin):
     @manifest_handler("notify")
     @manifest_handler("gateway")
     def on_manifest(self, manifest: Manifest) -> None:
-        self.store.record_manifest(manifest)
+        self.store.ledger.record_manifest(manifest)
 
     # Every consumer's dead letters and their replays (dlx--audit.on_dead_letter).
     @dead_letter_watch()
     def on_dead_letter(self, sighting: Sighting) -> None:
-        self.store.record_sighting(sighting)
+        self.store.ledger.record_sighting(sighting)
 
     @timer(interval=CHECKPOINT_SECONDS)
     def keep_watch(self) -> None:
-        result = self.store.advance_checkpoint()
+        result = self.store.ledger.advance_checkpoint()
         metrics.LEDGER_INTACT.set(1 if result["ok"] else 0)
-        metrics.LEDGER_MISSING.set(self.store.completeness()["missing_total"])
+        metrics.LEDGER_MISSING.set(self.store.ledger.completeness()["missing_total"])
         if not result["ok"]:
             log.error(
                 "audit ledger fails verification at seq %s: %s",
                 result["first_bad_seq"],
                 result.get("reason"),
             )
-        self.store.prune_expected()
-        self.store.flag_overdue_rectifications()
+        self.store.ledger.prune_expected()
+        self.store.rectifications.flag_overdue_rectifications()
 
     @rpc
     def verify(self) -> dict[str, Any]:
-        result = self.store.verify()
+        result = self.store.ledger.verify()
         metrics.LEDGER_INTACT.set(1 if result["intact"] else 0)
         metrics.LEDGER_MISSING.set(result.get("missing_total", len(result["missing"])))
         return result
@@ -116,11 +116,11 @@ class AuditService(HealthCheckMixin):
     @rpc
     def completeness(self) -> dict[str, Any]:
         """What verify says of completeness, without reading the whole chain."""
-        return self.store.completeness()
+        return self.store.ledger.completeness()
 
     @rpc
     def case_history(self, case_id: str, as_of: str | None = None) -> dict[str, Any]:
-        return self.store.case_history(case_id, as_of)
+        return self.store.ledger.case_history(case_id, as_of)
 
     @rpc
     def departments(self, from_: str | None = None, to: str | None = None) -> dict[str, Any]:
@@ -147,7 +147,7 @@ class AuditService(HealthCheckMixin):
 
     @rpc
     def ratings(self, department: str | None = None) -> dict[str, Any]:
-        return self.store.ratings(department)
+        return self.store.rectifications.ratings(department)
 
     @rpc
     def rectify(
@@ -161,7 +161,7 @@ class AuditService(HealthCheckMixin):
             actor_department=actor_department,
             text=text,
         )
-        return self.store.rectify(**request.model_dump())
+        return self.store.rectifications.rectify(**request.model_dump())
 
     @rpc
     def record_check(
@@ -184,4 +184,4 @@ class AuditService(HealthCheckMixin):
 
     @rpc
     def rebuild(self) -> dict[str, Any]:
-        return {"folded": self.store.catch_up(rebuild=True)}
+        return {"folded": self.store.figures.catch_up(rebuild=True)}

@@ -12,10 +12,9 @@ hall's result. All rates are 0..1.
 
 from __future__ import annotations
 
-import json
 import statistics
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -24,8 +23,9 @@ from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
 from pydantic_core import to_jsonable_python
 
-from services.audit.ledger import ledger_table
+from services.audit.ledgerlog import LedgerLog, wire_event
 from shared.contracts import case_events as contract
+from shared.followers import Follower, Position
 
 Facts = dict[str, Any]
 PROJECTION = "supervision"
@@ -167,74 +167,62 @@ def create_statements(schema: str) -> list[sql.Composed]:
         sql.SQL(
             "CREATE TABLE IF NOT EXISTS {} (item_id text PRIMARY KEY, facts jsonb NOT NULL)"
         ).format(_table(schema, "item_facts")),
-        sql.SQL(
-            "CREATE TABLE IF NOT EXISTS {} (name text PRIMARY KEY, position bigint NOT NULL)"
-        ).format(_table(schema, "projection_position")),
     ]
 
 
-def catch_up(curs: Cursor[Any], schema: str, rebuild: bool = False) -> int:
-    """Fold the ledger entries after the stored position into the facts; returns how many."""
-    curs.execute("SELECT pg_advisory_xact_lock(%s)", (PROJECTION_LOCK,))
-    if rebuild:
-        _reset(curs, schema)
-    position, folded = _position(curs, schema), 0
-    while rows := _entries_after(curs, schema, position):
-        _fold_batch(curs, schema, [json.loads(event) for _, event in rows])
-        position, folded = rows[-1][0], folded + len(rows)
-    _store_position(curs, schema, position)
-    return folded
+class SupervisionFacts(Follower[dict[str, Any]]):
+    """The case and item facts, folded from the ledger in seq order."""
 
+    position = Position(table="projection_position", name=PROJECTION, column="position")
+    batch = CATCH_UP_BATCH
 
-def _reset(curs: Cursor[Any], schema: str) -> None:
-    for table in ("case_facts", "item_facts", "projection_position"):
-        curs.execute(sql.SQL("DELETE FROM {}").format(_table(schema, table)))
+    def create_tables(self) -> None:
+        with self.tables.transaction(commit=True) as curs:
+            curs.execute("SELECT pg_advisory_xact_lock(%s)", (PROJECTION_LOCK,))
+            for statement in create_statements(self.tables.schema):
+                curs.execute(statement)
+            self.create_position(curs)
 
+    def entries_after(self, curs: Cursor[Any], position: int) -> list[tuple[int, Facts]]:
+        notifications = LedgerLog(self.tables).select(
+            start=position, limit=self.batch, inclusive_of_start=False
+        )
+        return [(notification.id, wire_event(notification)) for notification in notifications]
 
-def _position(curs: Cursor[Any], schema: str) -> int:
-    query = sql.SQL("SELECT position FROM {} WHERE name = %s").format(
-        _table(schema, "projection_position")
-    )
-    row = curs.execute(query, (PROJECTION,)).fetchone()
-    return int(_first(row)) if row else 0
+    def apply(self, curs: Cursor[Any], entries: Sequence[Facts]) -> None:
+        _fold_batch(curs, self.tables.schema, list(entries))
 
-
-def _store_position(curs: Cursor[Any], schema: str, position: int) -> None:
-    curs.execute(
-        sql.SQL(
-            "INSERT INTO {} (name, position) VALUES (%s, %s)"
-            " ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position"
-        ).format(_table(schema, "projection_position")),
-        (PROJECTION, position),
-    )
-
-
-def _entries_after(curs: Cursor[Any], schema: str, position: int) -> list[tuple[int, str]]:
-    query = sql.SQL("SELECT seq, event FROM {} WHERE seq > %s ORDER BY seq LIMIT %s").format(
-        ledger_table(schema)
-    )
-    with curs.connection.cursor(row_factory=tuple_row) as reader:
-        return reader.execute(query, (position, CATCH_UP_BATCH)).fetchall()
+    def rebuild(self) -> int:
+        """Fold the whole ledger again from an empty read model; returns how many entries."""
+        with self.tables.transaction(commit=True) as curs:
+            self.rewind(curs)
+            for table in ("case_facts", "item_facts"):
+                curs.execute(sql.SQL("DELETE FROM {}").format(_table(self.tables.schema, table)))
+        return self.catch_up()
 
 
 def _fold_batch(curs: Cursor[Any], schema: str, events: list[dict[str, Any]]) -> None:
     case_events = [event for event in events if is_case_fact_event(event)]
     item_events = [event for event in events if is_item_fact_event(event)]
     if case_events:
-        cases = _load(
-            curs, schema, "case_facts", "case_id", {e["data"]["case_id"] for e in case_events}
-        )
-        for event in case_events:
-            case_id = event["data"]["case_id"]
-            apply_case_event(cases.setdefault(case_id, new_case_facts(case_id)), event)
-        _store_cases(curs, schema, cases)
+        _fold_cases(curs, schema, case_events)
     if item_events:
-        items = _load(
-            curs, schema, "item_facts", "item_id", {e["data"]["item_id"] for e in item_events}
-        )
-        for event in item_events:
-            apply_item_event(items.setdefault(event["data"]["item_id"], {}), event)
-        _store_items(curs, schema, items)
+        _fold_items(curs, schema, item_events)
+
+
+def _fold_cases(curs: Cursor[Any], schema: str, events: list[dict[str, Any]]) -> None:
+    cases = _load(curs, schema, "case_facts", "case_id", {e["data"]["case_id"] for e in events})
+    for event in events:
+        case_id = event["data"]["case_id"]
+        apply_case_event(cases.setdefault(case_id, new_case_facts(case_id)), event)
+    _store_cases(curs, schema, cases)
+
+
+def _fold_items(curs: Cursor[Any], schema: str, events: list[dict[str, Any]]) -> None:
+    items = _load(curs, schema, "item_facts", "item_id", {e["data"]["item_id"] for e in events})
+    for event in events:
+        apply_item_event(items.setdefault(event["data"]["item_id"], {}), event)
+    _store_items(curs, schema, items)
 
 
 def _load(curs: Cursor[Any], schema: str, table: str, key: str, ids: set[str]) -> dict[str, Facts]:
@@ -281,22 +269,10 @@ def cases_submitted(
         return [row[0] for row in reader.execute(query, (from_, from_, to, to))]
 
 
-def badly_rated_case_ids(curs: Cursor[Any], schema: str) -> list[str]:
-    query = sql.SQL(
-        "SELECT case_id FROM {} WHERE (facts->>'score')::int <= %s ORDER BY case_id"
-    ).format(_table(schema, "case_facts"))
-    with curs.connection.cursor(row_factory=tuple_row) as reader:
-        return [row[0] for row in reader.execute(query, (contract.BAD_REVIEW_MAX_SCORE,))]
-
-
 def all_items(curs: Cursor[Any], schema: str) -> list[Facts]:
     query = sql.SQL("SELECT facts FROM {} ORDER BY item_id").format(_table(schema, "item_facts"))
     with curs.connection.cursor(row_factory=tuple_row) as reader:
         return [row[0] for row in reader.execute(query)]
-
-
-def _first(row: Any) -> Any:
-    return row[0] if isinstance(row, tuple) else next(iter(row.values()))
 
 
 # -- figures -------------------------------------------------------------------------------
@@ -345,15 +321,28 @@ def _department(
 def school_measures(
     cases: list[Facts], items: list[Facts], open_rectifications: int
 ) -> dict[str, Any]:
+    scores = [facts["score"] for facts in cases if facts["score"] is not None]
+    return {
+        **_item_measures(items),
+        **_case_measures(cases),
+        "good_rating_rate": _ratio(
+            sum(score >= GOOD_RATING_MIN_SCORE for score in scores), len(scores)
+        ),
+        "bad_reviews": sum(contract.is_bad_review(score) for score in scores),
+        "open_rectifications": open_rectifications,
+    }
+
+
+def _item_measures(items: list[Facts]) -> dict[str, Any]:
+    published = [item for item in items if item.get("published")]
+    online = sum(item.get("mode") == "online" for item in published)
+    return {"items_published": len(published), "online_rate": _ratio(online, len(published))}
+
+
+def _case_measures(cases: list[Facts]) -> dict[str, Any]:
     closed = [facts for facts in cases if facts["status"] in contract.CONCLUDED_STATUSES]
     with_deadline = [facts for facts in closed if facts["due_at"]]
-    scores = [facts["score"] for facts in cases if facts["score"] is not None]
-    published = [item for item in items if item.get("published")]
     return {
-        "items_published": len(published),
-        "online_rate": _ratio(
-            sum(item.get("mode") == "online" for item in published), len(published)
-        ),
         "cases": len(cases),
         "closed": len(closed),
         "zero_trip_rate": _ratio(sum(facts["trips"] == 0 for facts in closed), len(closed)),
@@ -361,11 +350,6 @@ def school_measures(
         "deadline_compliance": _ratio(
             sum(_on_time(facts) for facts in with_deadline), len(with_deadline)
         ),
-        "good_rating_rate": _ratio(
-            sum(score >= GOOD_RATING_MIN_SCORE for score in scores), len(scores)
-        ),
-        "bad_reviews": sum(contract.is_bad_review(score) for score in scores),
-        "open_rectifications": open_rectifications,
     }
 
 

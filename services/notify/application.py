@@ -13,19 +13,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from eventsourcing.application import ProcessingEvent
-from eventsourcing.persistence import IntegrityError, Tracking
 
 from services.notify.audience import Delivery
 from services.notify.domain import SYSTEM, Notification
 from shared.cipher import cipher_env
-from shared.contracts import SCHEMA_VERSION, IntegrationEvent
+from shared.contracts import IntegrationEvent
 from shared.errors import NotFoundError
-from shared.eventstore import (
-    ConsumingApplication,
-    Publication,
-    UnsupportedSchemaError,
-    retry_on_conflict,
-)
+from shared.eventstore import ConsumingApplication, Publication, retry_on_conflict
 from shared.logs import mask
 
 log = logging.getLogger(__name__)
@@ -52,18 +46,7 @@ class NotifyApplication(ConsumingApplication):
 
     def accept(self, event: IntegrationEvent, deliveries: list[Delivery], at: datetime) -> bool:
         """Queue an event's notifications once. False when the event had been accepted."""
-        if event.schema_version != SCHEMA_VERSION:
-            raise UnsupportedSchemaError(f"schema_version {event.schema_version} is not supported")
-        tracking = Tracking(application_name=event.service, notification_id=event.notification_id)
-        for _ in range(20):
-            if self.has_consumed(event.service, event.notification_id):
-                return False
-            try:
-                self.process_event(Planned(event, deliveries, at), tracking)  # type: ignore[arg-type]
-                return True
-            except IntegrityError:
-                log.debug("conflict accepting %s, retrying", event.event_id)
-        raise IntegrityError(f"could not accept {event.type} {event.event_id}")
+        return self.consume(event, Planned(event, deliveries, at))
 
     def policy(self, domain_event: Any, processing_event: ProcessingEvent[Any]) -> None:
         assert isinstance(domain_event, Planned)

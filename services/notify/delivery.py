@@ -114,8 +114,8 @@ class Dispatcher:
                 self._wake.clear()
 
     def tick(self) -> int:
-        """Syncs, claims one batch and delivers it; returns how many it delivered."""
-        self.work.sync()
+        """Catches up, claims one batch and delivers it; returns how many it delivered."""
+        self.work.catch_up()
         claims = self.work.claim(self.settings.batch, self.settings.lease_seconds, self.settings.limits)
         return len(list(self.map(self.deliver, claims)))
 

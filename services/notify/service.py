@@ -112,12 +112,12 @@ class NotifyService(HealthCheckMixin):
     @rpc
     def list_notifications(self, actor: str) -> list[dict[str, Any]]:
         valid = _valid(Username, actor)
-        self.delivery.work.sync()
+        self.delivery.work.catch_up()
         return self.store.views(self.delivery.work.of_recipient(valid))
 
     @rpc
     def failed_notifications(self, limit: int = 100) -> list[dict[str, Any]]:
-        self.delivery.work.sync()
+        self.delivery.work.catch_up()
         return self.store.views(self.delivery.work.failed(_valid(Limit, limit)))
 
 

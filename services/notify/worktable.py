@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +21,7 @@ from psycopg.rows import tuple_row
 from services.notify.application import NotifyApplication
 from services.notify.domain import Notification
 from shared.cipher import cipher_secret
+from shared.followers import NotificationLogFollower, Position
 
 QUEUED_TOPIC = get_topic(Notification.Queued)
 SYNC_BATCH = 500
@@ -46,8 +47,6 @@ DDL = (
         username text NOT NULL,
         queued_at timestamptz NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS recipient_index_user ON {schema}.recipient_index (username, queued_at)",
-    """CREATE TABLE IF NOT EXISTS {schema}.work_position (
-        name text PRIMARY KEY, notification_id bigint NOT NULL)""",
 )
 
 
@@ -68,51 +67,35 @@ def phone_hash(phone: str) -> str:
     return hmac.new(cipher_secret().encode(), phone.encode(), hashlib.sha256).hexdigest()
 
 
-class WorkTable:
+class WorkTable(NotificationLogFollower):
+    position = Position(table="work_position", name="queued")
+    batch = SYNC_BATCH
+    topics = (QUEUED_TOPIC,)
+
     def __init__(self, app: NotifyApplication) -> None:
-        self.app = app
-        recorder: Any = app.recorder
-        self.datastore = recorder.datastore
-        self.schema = sql.Identifier(self.datastore.schema or "public")
+        super().__init__(app)
         self._create()
 
     @contextmanager
     def _cursor(self) -> Iterator[Any]:
-        with self.datastore.transaction(commit=True) as curs:
+        with self.tables.transaction(commit=True) as curs:
             yield curs.connection.cursor(row_factory=tuple_row)
 
     def _q(self, text: str) -> sql.Composed:
-        return sql.SQL(text).format(schema=self.schema)
+        return self.tables.query(text)
 
     def _create(self) -> None:
-        with self._cursor() as curs:
+        with self.tables.transaction(commit=True) as curs:
             curs.execute("SELECT pg_advisory_xact_lock(hashtext('onetrip-notify-ddl'))")
             for statement in DDL:
                 curs.execute(self._q(statement))
-            curs.execute(
-                self._q("INSERT INTO {schema}.work_position VALUES ('queued', 0) ON CONFLICT DO NOTHING")
-            )
+            self.create_position(curs)
 
     # -- following the notification log ---------------------------------------------------
 
-    def sync(self) -> int:
-        """Adds the newly queued notifications; returns how many it found."""
-        with self._cursor() as curs:
-            curs.execute(
-                self._q("SELECT notification_id FROM {schema}.work_position WHERE name = 'queued' FOR UPDATE")
-            )
-            position = int(curs.fetchone()[0])
-            found = self.app.recorder.select_notifications(
-                start=position, limit=SYNC_BATCH, topics=[QUEUED_TOPIC], inclusive_of_start=False
-            )
-            for stored in found:
-                self._add(curs, self.app.mapper.to_domain_event(stored))
-            if found:
-                curs.execute(
-                    self._q("UPDATE {schema}.work_position SET notification_id = %s WHERE name = 'queued'"),
-                    (found[-1].id,),
-                )
-        return len(found)
+    def apply(self, curs: Any, entries: Sequence[Any]) -> None:
+        for queued in entries:
+            self._add(curs, queued)
 
     def _add(self, curs: Any, queued: Any) -> None:
         curs.execute(

@@ -51,8 +51,8 @@ class IntegrationEvent(BaseModel):
         occurred_at: datetime,
         actor: str | None,
         data: dict[str, Any],
-        schema_version: int = SCHEMA_VERSION,
         correlation_id: str | None = None,
+        schema_version: int = SCHEMA_VERSION,
     ) -> IntegrationEvent:
         return cls(
             event_id=event_id_for(service, aggregate_id, aggregate_version),

@@ -11,10 +11,10 @@ import psycopg
 import pytest
 
 from services.approval.application import ApprovalApplication
-from services.approval.calendar import SHANGHAI
 from services.approval.inbox import TaskInbox
 from shared.config import Settings
 from shared.eventstore import open_application
+from shared.workdays import SHANGHAI
 from tests.unit.approval.support import Clock, renovation_item, submit_complete
 
 pytestmark = pytest.mark.integration

@@ -54,7 +54,7 @@ def test_after_the_checkpoint_is_lost_the_operator_inspects_and_accepts_the_head
     with audit_application(database_url, checkpoint) as audit:
         for event in story.events:
             audit.consume(event)
-        assert audit.verify()["ok"] is True
+        assert audit.ledger.verify()["ok"] is True
     monkeypatch.setenv("DATABASE_URL", database_url)
     # When the checkpoint file is lost
     checkpoint.unlink()

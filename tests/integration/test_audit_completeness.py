@@ -18,7 +18,7 @@ import psycopg
 import pytest
 from kombu import Connection
 
-from services.audit.application import AuditApplication
+from services.audit.hall import AuditHall
 from shared.caller import signed_cluster_rpc
 from shared.contracts import IntegrationEvent
 from shared.contracts.manifest import Manifest, ManifestEntry
@@ -271,7 +271,7 @@ def wire(event: IntegrationEvent) -> bytes:
 @pytest.fixture
 def audit(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[AuditApplication]:
+) -> Iterator[AuditHall]:
     monkeypatch.setenv("ONETRIP_AUDIT_GRACE_SECONDS", "0")
     with audit_application(database_url, tmp_path / "audit-checkpoint.json") as app:
         yield app
@@ -297,50 +297,50 @@ def story() -> RenovationStory:
 
 
 def test_a_ledger_from_before_manifests_misses_nothing_and_only_announced_events_are_expected(
-    audit: AuditApplication, story: RenovationStory
+    audit: AuditHall, story: RenovationStory
 ) -> None:
     # Given the first ten events of 李老师's case were appended before relays sent manifests
     for event in story.events[:10]:
         audit.consume(event)
-    assert audit.verify()["ok"] is True
+    assert audit.ledger.verify()["ok"] is True
     # When the relay's manifest announces the rest (read twice, as a restarted relay sends it)
     announced = story.events[10:]
     stretch = manifest(announced, story.events[9].notification_id, announced[-1].notification_id)
-    audit.record_manifest(stretch)
-    audit.record_manifest(stretch)
+    audit.ledger.record_manifest(stretch)
+    audit.ledger.record_manifest(stretch)
     # And all but the last arrive
     for event in announced[:-1]:
         audit.consume(event)
 
     # Then only the last is missing (the grace period is 0 here)
-    result = audit.verify()
+    result = audit.ledger.verify()
     assert result["ok"] is False
     assert [m["notification_id"] for m in result["missing"]] == [announced[-1].notification_id]
     # When it arrives, nothing is missing, and the expectations kept are pruned
     audit.consume(announced[-1])
-    assert audit.verify()["ok"] is True
-    assert audit.prune_expected() == len(announced)
+    assert audit.ledger.verify()["ok"] is True
+    assert audit.ledger.prune_expected() == len(announced)
 
 
 def test_a_stretch_of_the_log_no_manifest_covered_is_reported(
-    audit: AuditApplication, story: RenovationStory
+    audit: AuditHall, story: RenovationStory
 ) -> None:
     # Given manifests for notifications (0, 5] and (9, 12] arrived, but none for (5, 9]
     events = {event.notification_id: event for event in story.events}
     for after, through in ((0, 5), (9, 12)):
         listed = [events[n] for n in range(after + 1, through + 1) if n in events]
-        audit.record_manifest(manifest(listed, after, through))
+        audit.ledger.record_manifest(manifest(listed, after, through))
         for event in listed:
             audit.consume(event)
     # Then verify says the manifest for 6 to 9 never came
-    result = audit.verify()
+    result = audit.ledger.verify()
     assert result["ok"] is False
     [gap] = result["missing"]
     assert (gap["service"], gap["notification_id"]) == ("approval", 6)
     assert "第 6–9 号通知没有收到发布清单" in gap["reason"]
     # When it comes at last, the stretches join and nothing is missing
     listed = [events[n] for n in range(6, 10) if n in events]
-    audit.record_manifest(manifest(listed, 5, 9))
+    audit.ledger.record_manifest(manifest(listed, 5, 9))
     for event in listed:
         audit.consume(event)
-    assert audit.verify()["missing"] == []
+    assert audit.ledger.verify()["missing"] == []

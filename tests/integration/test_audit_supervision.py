@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
-from services.audit.application import AuditApplication
-from services.audit.domain import SHANGHAI
+from services.audit.domain import Rectification
+from services.audit.hall import AuditHall
 from shared.contracts import IntegrationEvent
 from shared.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
+from shared.workdays import SHANGHAI
 from tests.unit.audit.support import START, audit_application, generated_history, item_published
 
 pytestmark = pytest.mark.integration
@@ -27,7 +28,7 @@ FROM, TO = START + timedelta(days=20), START + timedelta(days=50)
 
 
 @pytest.fixture
-def audit(database_url: str, tmp_path: Path) -> Iterator[AuditApplication]:
+def audit(database_url: str, tmp_path: Path) -> Iterator[AuditHall]:
     with audit_application(database_url, tmp_path / "audit-checkpoint.json") as app:
         yield app
 
@@ -122,7 +123,7 @@ def approx(figures: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_figures_for_500_cases_equal_the_raw_events_and_a_rebuild_gives_the_same(
-    audit: AuditApplication,
+    audit: AuditHall,
 ) -> None:
     # Given a generated term of 500 cases, delivered interleaved and partly out of order
     events = generated_history(500)
@@ -140,7 +141,7 @@ def test_figures_for_500_cases_equal_the_raw_events_and_a_rebuild_gives_the_same
     assert sum(row["cases"] for row in live) > 50
 
     # And rebuilding the read models from the ledger gives exactly the same figures
-    assert audit.catch_up(rebuild=True) == len(events)
+    assert audit.figures.catch_up(rebuild=True) == len(events)
     assert audit.departments(FROM.isoformat(), TO.isoformat())["departments"] == live
 
     # And the school-wide measures agree with the same cohort
@@ -169,7 +170,7 @@ def test_figures_for_500_cases_equal_the_raw_events_and_a_rebuild_gives_the_same
 
 
 def test_a_trend_refuses_periods_that_end_before_they_start_or_are_not_moments(
-    audit: AuditApplication,
+    audit: AuditHall,
 ) -> None:
     with pytest.raises(InvalidError, match="结束时间必须晚于开始时间"):
         audit.trend([(TO.isoformat(), FROM.isoformat())])
@@ -204,14 +205,14 @@ def rated(
     )
 
 
-def test_a_bad_review_opens_a_rectification_that_gzc_answers(audit: AuditApplication) -> None:
+def test_a_bad_review_opens_a_rectification_that_gzc_answers(audit: AuditHall) -> None:
     # Given 李老师 rates her renovation case 2 on Friday 2026-09-25, before 国庆
     friday = datetime(2026, 9, 25, 15, 0, tzinfo=SHANGHAI)
     audit.consume(rated("case-li", 2, friday))
     audit.consume(rated("case-wang", 5, friday, notification_id=2))
 
     # Then one rectification awaits 国资处, due five working days later (国庆 skipped: 9-28, 9-29, 9-30, 10-8, 10-9)
-    [rating] = audit.ratings()["ratings"]
+    [rating] = audit.rectifications.ratings()["ratings"]
     assert (
         rating["rating_id"] == "case-li" and rating["department"] == "gzc" and rating["score"] == 2
     )
@@ -219,10 +220,10 @@ def test_a_bad_review_opens_a_rectification_that_gzc_answers(audit: AuditApplica
     assert rating["rectification"]["deadline"] == "2026-10-09T23:59:59+08:00"
 
     # When 国资处 starts and answers it
-    audit.rectify(
+    audit.rectifications.rectify(
         "case-li", "start", actor="gzc", actor_department="gzc", now=friday + timedelta(days=3)
     )
-    done = audit.rectify(
+    done = audit.rectifications.rectify(
         "case-li",
         "complete",
         actor="gzc",
@@ -237,39 +238,39 @@ def test_a_bad_review_opens_a_rectification_that_gzc_answers(audit: AuditApplica
     assert [step["status"] for step in done["rectification"]["history"]] == ["rectifying", "done"]
     # And another department may not touch it, nor may it be answered twice
     with pytest.raises(ForbiddenError):
-        audit.rectify("case-li", "start", actor="bwc", actor_department="bwc")
+        audit.rectifications.rectify("case-li", "start", actor="bwc", actor_department="bwc")
     with pytest.raises(ConflictError):
-        audit.rectify("case-li", "complete", actor="gzc", actor_department="gzc", text="再次答复")
+        audit.rectifications.rectify("case-li", "complete", actor="gzc", actor_department="gzc", text="再次答复")
     with pytest.raises(NotFoundError):
-        audit.rectify("case-wang", "start", actor="gzc", actor_department="gzc")
+        audit.rectifications.rectify("case-wang", "start", actor="gzc", actor_department="gzc")
 
 
-def test_a_review_ruled_invalid_and_an_overdue_one(audit: AuditApplication) -> None:
+def test_a_review_ruled_invalid_and_an_overdue_one(audit: AuditHall) -> None:
     monday = datetime(2026, 11, 2, 10, 0, tzinfo=SHANGHAI)
     audit.consume(rated("case-a", 1, monday, notification_id=1))
     audit.consume(rated("case-b", 2, monday, notification_id=2))
 
     # When 国资处 asks to rule the first review invalid and 纪委 grants it
-    audit.rectify(
+    audit.rectifications.rectify(
         "case-a", "request_invalid", actor="gzc", actor_department="gzc", text="评价与本事项无关"
     )
-    ruled = audit.rectify(
+    ruled = audit.rectifications.rectify(
         "case-a", "rule_invalid", actor="discipline", actor_department="jw", text="属实，评价无效"
     )
     assert ruled["rectification"]["status"] == "ruled_invalid"
 
     # When the second is left untouched past its deadline
-    flagged = audit.flag_overdue_rectifications(now=monday + timedelta(days=10))
+    flagged = audit.rectifications.flag_overdue_rectifications(now=monday + timedelta(days=10))
 
     # Then it alone is flagged overdue, once, and still counts as open for 国资处
-    assert flagged == 1 and audit.flag_overdue_rectifications(now=monday + timedelta(days=11)) == 0
-    views = {view["rating_id"]: view["rectification"] for view in audit.ratings()["ratings"]}
+    assert flagged == 1 and audit.rectifications.flag_overdue_rectifications(now=monday + timedelta(days=11)) == 0
+    views = {view["rating_id"]: view["rectification"] for view in audit.rectifications.ratings()["ratings"]}
     assert views["case-b"]["overdue"] is True and views["case-b"]["status"] == "awaiting"
     assert views["case-a"]["overdue"] is False
 
 
 def test_an_experience_check_sits_beside_the_promised_trips_and_the_report_lists_exceptions(
-    audit: AuditApplication,
+    audit: AuditHall,
 ) -> None:
     # Given 公房装修改造申请 is published with zero trips promised, and a term of cases
     audit.consume(item_published("gongfang-zhuangxiu", "gzc", 0, "online", 1))
@@ -308,3 +309,46 @@ def test_an_experience_check_sits_beside_the_promised_trips_and_the_report_lists
     ]
     rates = [row[3] for row in ranking]
     assert rates == sorted(rates, reverse=True) and ranking[0][0] == 1
+
+
+def test_a_rectification_deadline_skips_the_school_closures_in_the_holidays_file(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the school closes on Wednesday and Thursday 2026-11-04/05 (校运会), listed in the
+    # holidays file the hall is started with
+    closures = tmp_path / "holidays.json"
+    closures.write_text('{"holidays": ["2026-11-04", "2026-11-05"]}', encoding="utf-8")
+    monkeypatch.setenv("ONETRIP_HOLIDAYS_FILE", str(closures))
+    monday = datetime(2026, 11, 2, 10, 0, tzinfo=SHANGHAI)
+
+    # When 李老师 gives her case a bad review on Monday
+    with audit_application(database_url, tmp_path / "audit-checkpoint.json") as audit:
+        audit.consume(rated("case-li", 1, monday))
+        [rating] = audit.rectifications.ratings()["ratings"]
+
+    # Then 国资处's five working days skip the two closure days: 11-03, 11-06, 11-09, 11-10, 11-11
+    assert rating["rectification"]["deadline"] == "2026-11-11T23:59:59+08:00"
+
+
+def test_a_store_from_before_the_split_keeps_its_rectifications(
+    database_url: str, tmp_path: Path
+) -> None:
+    # Given a store whose rectification was recorded in the ledger application's own stream,
+    # as the single audit application did before it was split
+    checkpoint = tmp_path / "audit-checkpoint.json"
+    monday = datetime(2026, 11, 2, 10, 0, tzinfo=SHANGHAI)
+    with audit_application(database_url, checkpoint) as audit:
+        audit.ledger.save(
+            Rectification(
+                case_id="case-li", item_id="gongfang-zhuangxiu", item_name="公房装修改造申请",
+                department="gzc", applicant="teacher1", score=1, comment="跑了三趟",
+                rated_at=monday.isoformat(), deadline="2026-11-09T23:59:59+08:00",
+            )
+        )
+
+    # When the audit service starts again
+    with audit_application(database_url, checkpoint) as audit:
+        [rating] = audit.rectifications.ratings(now=monday)["ratings"]
+
+    # Then the rectifications application has adopted it
+    assert rating["rating_id"] == "case-li" and rating["rectification"]["status"] == "awaiting"

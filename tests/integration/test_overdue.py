@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import time
 
+import psycopg
 import pytest
 
 from tests.support.gateway import Api
-from tests.support.hall import ITEM, PARALLEL, PDF, PNG, stored_case_events, upload
+from tests.support.hall import ITEM, PARALLEL, PDF, PNG, upload
 from tests.support.processes import ProcessGroup, eventually
 
 pytestmark = pytest.mark.integration
@@ -15,7 +16,15 @@ LATE = {"ONETRIP_CLOCK_SKEW_DAYS": "30", "ONETRIP_OVERDUE_CHECK_SECONDS": "0.5"}
 
 
 def overdue_events(database_url: str, case_id: str) -> list[str]:
-    return sorted(data["node_id"] for data in stored_case_events(database_url, case_id, "node_overdue"))
+    with psycopg.connect(database_url) as conn:
+        # each case event is stored as Case.Recorded holding the contract's typed event
+        rows = conn.execute(
+            "SELECT e->'_data_'->>'node_id' FROM ("
+            " SELECT convert_from(state, 'UTF8')::json->'event' AS e FROM approval.approval_events"
+            " WHERE originator_id = %s AND topic LIKE %s) recorded WHERE e->>'_type_' = %s",
+            (case_id, "%Case.Recorded", "node_overdue"),
+        ).fetchall()
+    return sorted(row[0] for row in rows)
 
 
 def test_two_checking_instances_flag_each_overdue_node_once_even_across_a_restart(

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import psycopg
 
@@ -43,20 +42,6 @@ def items_learnt(database_url: str) -> set[str]:
         except psycopg.errors.UndefinedTable:
             return set()
     return {ids[row[0]] for row in rows}
-
-
-def stored_case_events(database_url: str, case_id: str, event_type: str) -> list[dict[str, Any]]:
-    """The data of the case events of one type its stream holds, as stored: each stored
-    event holds its contract event (``services.approval.stored``)."""
-    with psycopg.connect(database_url) as conn:
-        rows = conn.execute(
-            "SELECT convert_from(state, 'UTF8')::jsonb -> 'event' -> '_data_'"
-            " FROM approval.approval_events WHERE originator_id = %s"
-            " AND convert_from(state, 'UTF8')::jsonb -> 'event' ->> '_type_' = %s"
-            " ORDER BY originator_version",
-            (case_id, event_type),
-        ).fetchall()
-    return [row[0] for row in rows]
 
 
 def upload(user: Api, name: str, content: bytes) -> str:

@@ -6,7 +6,7 @@ from datetime import datetime
 import pytest
 
 from services.approval.application import ApprovalApplication
-from services.approval.calendar import SHANGHAI
+from shared.workdays import SHANGHAI
 from tests.unit.approval.support import IN_MEMORY, Clock, renovation_item
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from services.approval.application import ApprovalApplication
-from services.approval.calendar import SHANGHAI, WorkingCalendar
+from shared.workdays import SHANGHAI, WorkingCalendar
 from tests.unit.approval.support import IN_MEMORY, Clock, node, renovation_item, submit_complete
 
 CALENDAR = WorkingCalendar.statutory()

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from services.approval.application import ApprovalApplication
-from services.approval.calendar import SHANGHAI
-from services.audit.application import AuditApplication
+from services.audit.hall import AuditHall
 from shared.config import Settings
 from shared.contracts import IntegrationEvent
 from shared.contracts.catalogue import Item
 from shared.eventstore import application_env, ensure_schema
+from shared.workdays import SHANGHAI
 from tests.unit.approval.support import (
     FORM,
     IN_MEMORY,
@@ -36,14 +36,14 @@ START = datetime(2026, 9, 1, 9, 0, tzinfo=SHANGHAI)
 
 
 @contextmanager
-def audit_application(database_url: str, checkpoint: Path) -> Iterator[AuditApplication]:
+def audit_application(database_url: str, checkpoint: Path) -> Iterator[AuditHall]:
     """The audit application on the test's own database, its checkpoint in the test's folder."""
     import os
 
     os.environ["ONETRIP_AUDIT_CHECKPOINT"] = str(checkpoint)
     settings = Settings(database_url=database_url)
     ensure_schema(settings.database, "audit")
-    app = AuditApplication(env=application_env("audit", settings))
+    app = AuditHall(env=application_env("audit", settings))
     try:
         yield app
     finally:

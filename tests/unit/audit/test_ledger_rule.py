@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from services.audit.checkpoint import CheckpointFile, CheckpointForgedError
-from services.audit.domain import SHANGHAI, Rectification, working_deadline
+from services.audit.domain import Rectification
 from services.audit.ledger import GENESIS, canonical_json, chain_hash, verify_rows
 from shared.errors import ConflictError, ForbiddenError
+from shared.workdays import SHANGHAI, WorkingCalendar
 
 EVENT = {
     "type": "node_decided",
@@ -60,6 +61,7 @@ def test_the_checkpoint_moves_forward_only_and_a_forgery_is_refused(tmp_path: Pa
 
 
 def test_a_rectification_deadline_skips_weekends_and_the_national_day_holiday() -> None:
+    working_deadline = WorkingCalendar.statutory().due_at
     friday = datetime(2026, 9, 25, 15, 0, tzinfo=SHANGHAI)
     assert working_deadline(friday, 5).isoformat() == "2026-10-09T23:59:59+08:00"
     assert (
