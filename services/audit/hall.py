@@ -25,7 +25,7 @@ from services.audit.replay import parse_moment
 from services.audit.report import report_workbook
 from services.audit.supervision import Facts
 from shared.contracts import IntegrationEvent
-from shared.contracts.approval import is_bad_review
+from shared.contracts.case_events import is_bad_review
 from shared.errors import NotFoundError
 
 AUDIT = System(pipes=[[AuditLedger, Rectifications], [AuditLedger, SupervisionFigures]])

@@ -33,7 +33,7 @@ from services.audit.domain import (
 from services.audit.ledgerlog import integration_event
 from services.audit.replay import parse_moment
 from shared.contracts import IntegrationEvent
-from shared.contracts.approval import is_bad_review
+from shared.contracts.case_events import is_bad_review
 from shared.errors import InvalidError, NotFoundError
 from shared.eventstore import CONSUME_ATTEMPTS, OnetripApplication, Publication, retry_on_conflict
 from shared.followers import Tables
