@@ -6,7 +6,7 @@ from typing import Any, Generic, TypeVar
 
 from nameko.extensions import DependencyProvider
 
-from shared.config import Settings
+from shared.config import settings_of
 from shared.eventstore import EventStores, open_application
 from shared.relay import OutboxRelay
 
@@ -28,7 +28,7 @@ class EventStore(DependencyProvider, Generic[A]):
         self.relay: OutboxRelay | None = None
 
     def setup(self) -> None:
-        settings = Settings()
+        settings = settings_of(self.container.config)
         self.app = open_application(self.application_class, self.application_class.service, settings)
         if self.relay_enabled:
             self.relay = OutboxRelay(self.app.outbox, settings)

@@ -19,7 +19,7 @@ import importlib
 from nameko.cli.run import run
 
 from shared.busaccess import service_login_uri
-from shared.config import env, nameko_config
+from shared.config import Settings, env, nameko_config
 from shared.keys import keys_of, refuse_development_keys
 from shared.logs import configure_logging
 
@@ -47,8 +47,9 @@ def main(argv: list[str] | None = None) -> None:
     # Everything in this process that reaches the broker (nameko, the relay, dead-lettering)
     # logs in as the service's own bus user.
     os.environ["AMQP_URI"] = service_login_uri(env("AMQP_URI"), name)
-    configure_logging(env("ONETRIP_LOG_LEVEL"))
-    run([service_cls], nameko_config(name))
+    settings = Settings()
+    configure_logging(settings.log_level)
+    run([service_cls], nameko_config(name, settings))
 
 
 if __name__ == "__main__":
