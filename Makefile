@@ -34,7 +34,12 @@ NODE_EXAMPLE := examples/node-consumer/node_modules/.package-lock.json
 $(NODE_EXAMPLE): examples/node-consumer/package-lock.json
 	cd examples/node-consumer && npm ci --no-audit --no-fund --loglevel=error
 
-test: install servers $(NODE_EXAMPLE)
+# The AsyncAPI project's parser the tests judge the event contract with (tests/asyncapi).
+ASYNCAPI_PARSER := tests/asyncapi/node_modules/.package-lock.json
+$(ASYNCAPI_PARSER): tests/asyncapi/package-lock.json
+	cd tests/asyncapi && npm ci --no-audit --no-fund --loglevel=error
+
+test: install servers $(NODE_EXAMPLE) $(ASYNCAPI_PARSER)
 	@scripts/ensure-system-packages test
 	$(VENV)/bin/ruff check services shared tests bench
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

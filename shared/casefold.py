@@ -8,63 +8,76 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
 from typing import Any
 
+from pydantic_core import to_jsonable_python
+
+from shared.contracts.approval import (
+    CASE_EVENTS,
+    STATUS_AFTER,
+    CaseApproved,
+    CaseClosed,
+    CaseEvent,
+    CaseIntakeRejected,
+    CaseRated,
+    CaseRejected,
+    CaseResubmitted,
+    CaseReturned,
+    CaseSubmitted,
+    CaseUrged,
+    CaseWithdrawn,
+    FlowNode,
+    FlowStage,
+    NodeCancelled,
+    NodeDecided,
+    NodeOpened,
+    NodeOverdue,
+    TripRecorded,
+    UnknownCaseEventError,
+    case_event,
+)
+
 Case = dict[str, Any]
-Data = Mapping[str, Any]
-Handler = Callable[[Case, Data, str, "str | None"], None]
+Handler = Callable[[Case, Any, "str | None"], None]
 
-OPEN_STATUSES = frozenset({"in_review", "returned", "intake_rejected"})
-CLOSED_STATUSES = frozenset({"approved", "rejected", "withdrawn"})
 DECIDED_STATES = {"approve": "approved", "return": "returned", "reject": "rejected"}
+SUBMITTED_AS_PUBLISHED = frozenset({
+    "case_id", "item_id", "item_version", "item_name", "department", "applicant",
+    "applicant_department", "submitted_at", "due_at", "round", "form", "materials",
+    "item_materials", "time_limit_days",
+})
 
 
-class UnknownCaseEventError(ValueError):
-    pass
+def apply(case: Case | None, event: CaseEvent, actor: str | None) -> Case:
+    return apply_in_place(copy.deepcopy(case) if case is not None else None, event, actor)
 
 
-def apply(
-    case: Case | None,
-    event_type: str,
-    data: Data,
-    occurred_at: str | datetime,
-    actor: str | None,
-) -> Case:
-    return apply_in_place(
-        copy.deepcopy(case) if case is not None else None, event_type, data, occurred_at, actor
-    )
-
-
-def apply_in_place(
-    case: Case | None,
-    event_type: str,
-    data: Data,
-    occurred_at: str | datetime,
-    actor: str | None,
-) -> Case:
+def apply_in_place(case: Case | None, event: CaseEvent, actor: str | None) -> Case:
     """``apply`` for a caller that owns ``case`` (a fold, an aggregate): no copy of the case."""
-    handler = HANDLERS.get(event_type)
+    handler = HANDLERS.get(type(event))
     if handler is None:
-        raise UnknownCaseEventError(f"not a case event: {event_type}")
-    if case is None and event_type != "case_submitted":
-        raise UnknownCaseEventError(f"a case starts with case_submitted, not {event_type}")
+        raise UnknownCaseEventError(f"not a case event: {type(event).__name__}")
+    if case is None and not isinstance(event, CaseSubmitted):
+        raise UnknownCaseEventError(f"a case starts with case_submitted, not {event.event_type}")
     state: Case = case if case is not None else {}
-    handler(state, copy.deepcopy(dict(data)), _moment(data, occurred_at), actor)
+    handler(state, event, actor)
+    if type(event) in STATUS_AFTER:
+        state["status"] = STATUS_AFTER[type(event)]
     _derive_stage_states(state)
     return state
 
 
 def fold(events: Iterable[Any]) -> Case | None:
+    """The case from its published events (envelopes, or their dicts), oldest first."""
     case: Case | None = None
-    for event in events:
-        event_type, data, occurred_at, actor = _unpack(event)
-        case = apply_in_place(case, event_type, data, occurred_at, actor)
+    for envelope in events:
+        event_type, data, actor = _unpack(envelope)
+        case = apply_in_place(case, case_event(event_type, data), actor)
     return case
 
 
 def is_case_event(event_type: str) -> bool:
-    return event_type in HANDLERS
+    return event_type in CASE_EVENTS
 
 
 def find_node(case: Case, node_id: str) -> dict[str, Any] | None:
@@ -82,50 +95,36 @@ def departments_of(case: Case) -> list[str]:
     return list(dict.fromkeys(departments))
 
 
-# -- handlers, one per event type ------------------------------------------------------
+# -- handlers, one per event class -----------------------------------------------------
 
 
-def _submitted(case: Case, data: Data, at: str, actor: str | None) -> None:
+def _submitted(case: Case, event: CaseSubmitted, actor: str | None) -> None:
+    case.update(event.model_dump(mode="json", include=SUBMITTED_AS_PUBLISHED))
     case.update(
-        case_id=data["case_id"],
-        item_id=data["item_id"],
-        item_version=data["item_version"],
-        item_name=data["item_name"],
-        department=data["department"],
-        applicant=data["applicant"],
-        applicant_department=data.get("applicant_department"),
-        status="in_review",
-        submitted_at=data.get("submitted_at") or at,
-        due_at=data.get("due_at"),
         closed_at=None,
         missing_materials=[],
-        round=data.get("round", 1),
-        form=data.get("form", {}),
-        materials=data.get("materials", {}),
-        item_materials=data.get("item_materials", []),
-        time_limit_days=data.get("time_limit_days"),
-        stages=[_stage(stage) for stage in data["flow"]["stages"]],
+        stages=[_stage(stage) for stage in event.flow.stages],
         trips=[],
-        trips_promised=data.get("trips"),
+        trips_promised=event.trips,
         return_comments=[],
         rating=None,
     )
 
 
-def _stage(stage: Data) -> dict[str, Any]:
+def _stage(stage: FlowStage) -> dict[str, Any]:
     return {
-        "name": stage["name"],
+        "name": stage.name,
         "state": "waiting",
-        "on_return": stage.get("on_return", "restart_stage"),
-        "nodes": [_node(node) for node in stage["nodes"]],
+        "on_return": stage.on_return,
+        "nodes": [_node(node) for node in stage.nodes],
     }
 
 
-def _node(node: Data) -> dict[str, Any]:
+def _node(node: FlowNode) -> dict[str, Any]:
     return {
-        "node_id": node["node_id"],
-        "department": node["department"],
-        "time_limit_days": node.get("time_limit_days"),
+        "node_id": node.node_id,
+        "department": node.department,
+        "time_limit_days": node.time_limit_days,
         "state": "waiting",
         "task_id": None,
         "opened_at": None,
@@ -139,16 +138,16 @@ def _node(node: Data) -> dict[str, Any]:
     }
 
 
-def _intake_rejected(case: Case, data: Data, at: str, actor: str | None) -> None:
-    case.update(status="intake_rejected", due_at=None, missing_materials=data["missing_materials"])
+def _intake_rejected(case: Case, event: CaseIntakeRejected, actor: str | None) -> None:
+    case.update(due_at=None, missing_materials=list(event.missing_materials))
 
 
-def _node_opened(case: Case, data: Data, at: str, actor: str | None) -> None:
-    _node_in(case, data).update(
+def _node_opened(case: Case, event: NodeOpened, actor: str | None) -> None:
+    _node_by_id(case, event.node_id).update(
         state="pending",
-        task_id=data.get("task_id"),
-        opened_at=data.get("opened_at") or at,
-        due_at=data.get("due_at"),
+        task_id=event.task_id,
+        opened_at=_json(event.opened_at),
+        due_at=_json(event.due_at),
         overdue=False,
         comment=None,
         decided_by=None,
@@ -157,86 +156,76 @@ def _node_opened(case: Case, data: Data, at: str, actor: str | None) -> None:
     )
 
 
-def _node_decided(case: Case, data: Data, at: str, actor: str | None) -> None:
-    _node_in(case, data).update(
-        state=DECIDED_STATES[data["decision"]],
-        comment=data.get("comment"),
-        decided_by=data.get("decided_by") or actor,
-        on_behalf_of=data.get("on_behalf_of"),
-        decided_at=data.get("decided_at") or at,
+def _node_decided(case: Case, event: NodeDecided, actor: str | None) -> None:
+    _node_by_id(case, event.node_id).update(
+        state=DECIDED_STATES[event.decision],
+        comment=event.comment,
+        decided_by=event.decided_by,
+        on_behalf_of=event.on_behalf_of,
+        decided_at=_json(event.decided_at),
     )
 
 
-def _node_cancelled(case: Case, data: Data, at: str, actor: str | None) -> None:
-    _node_in(case, data)["state"] = "cancelled"
+def _node_cancelled(case: Case, event: NodeCancelled, actor: str | None) -> None:
+    _node_by_id(case, event.node_id)["state"] = "cancelled"
 
 
-def _node_overdue(case: Case, data: Data, at: str, actor: str | None) -> None:
-    _node_in(case, data)["overdue"] = True
+def _node_overdue(case: Case, event: NodeOverdue, actor: str | None) -> None:
+    _node_by_id(case, event.node_id)["overdue"] = True
 
 
-def _returned(case: Case, data: Data, at: str, actor: str | None) -> None:
-    case.update(status="returned", return_comments=data["comments"])
+def _returned(case: Case, event: CaseReturned, actor: str | None) -> None:
+    case["return_comments"] = _json(event.comments)
 
 
-def _resubmitted(case: Case, data: Data, at: str, actor: str | None) -> None:
+def _resubmitted(case: Case, event: CaseResubmitted, actor: str | None) -> None:
     case.update(
-        status="in_review",
-        round=data["round"],
-        due_at=data.get("due_at"),
+        round=event.round,
+        due_at=_json(event.due_at),
         missing_materials=[],
         return_comments=[],
+        form=_json(event.form),
+        materials=_json(event.materials),
     )
-    for key in ("form", "materials"):
-        if data.get(key) is not None:
-            case[key] = data[key]
 
 
-def _closer(status: str) -> Handler:
-    def close(case: Case, data: Data, at: str, actor: str | None) -> None:
-        case.update(status=status, closed_at=data.get("closed_at") or at)
-
-    return close
+def _closed(case: Case, event: CaseClosed, actor: str | None) -> None:
+    case["closed_at"] = _json(event.closed_at)
 
 
-def _urged(case: Case, data: Data, at: str, actor: str | None) -> None:
-    for node_id in data["node_ids"]:
-        _node_by_id(case, node_id)["urged_at"] = data.get("urged_at") or at
+def _urged(case: Case, event: CaseUrged, actor: str | None) -> None:
+    for node_id in event.node_ids:
+        _node_by_id(case, node_id)["urged_at"] = _json(event.urged_at)
 
 
-def _trip_recorded(case: Case, data: Data, at: str, actor: str | None) -> None:
-    trip = {"at": data.get("at") or at, "purpose": data["purpose"]}
-    trip["recorded_by"] = data.get("recorded_by") or actor
+def _trip_recorded(case: Case, event: TripRecorded, actor: str | None) -> None:
+    trip = {"at": _json(event.at), "purpose": event.purpose, "recorded_by": event.recorded_by}
     case["trips"].append(trip)
 
 
-def _rated(case: Case, data: Data, at: str, actor: str | None) -> None:
-    case["rating"] = {"score": data["score"], "comment": data.get("comment", "")}
+def _rated(case: Case, event: CaseRated, actor: str | None) -> None:
+    case["rating"] = {"score": event.score, "comment": event.comment}
 
 
-HANDLERS: dict[str, Handler] = {
-    "case_submitted": _submitted,
-    "case_intake_rejected": _intake_rejected,
-    "node_opened": _node_opened,
-    "node_decided": _node_decided,
-    "node_cancelled": _node_cancelled,
-    "node_overdue": _node_overdue,
-    "case_returned": _returned,
-    "case_resubmitted": _resubmitted,
-    "case_approved": _closer("approved"),
-    "case_rejected": _closer("rejected"),
-    "case_withdrawn": _closer("withdrawn"),
-    "case_urged": _urged,
-    "trip_recorded": _trip_recorded,
-    "case_rated": _rated,
+HANDLERS: dict[type[CaseEvent], Handler] = {
+    CaseSubmitted: _submitted,
+    CaseIntakeRejected: _intake_rejected,
+    NodeOpened: _node_opened,
+    NodeDecided: _node_decided,
+    NodeCancelled: _node_cancelled,
+    NodeOverdue: _node_overdue,
+    CaseReturned: _returned,
+    CaseResubmitted: _resubmitted,
+    CaseApproved: _closed,
+    CaseRejected: _closed,
+    CaseWithdrawn: _closed,
+    CaseUrged: _urged,
+    TripRecorded: _trip_recorded,
+    CaseRated: _rated,
 }
 
 
 # -- helpers ---------------------------------------------------------------------------
-
-
-def _node_in(case: Case, data: Data) -> dict[str, Any]:
-    return _node_by_id(case, data["node_id"])
 
 
 def _node_by_id(case: Case, node_id: str) -> dict[str, Any]:
@@ -265,13 +254,12 @@ def stage_state(node_states: list[str]) -> str:
     return "cancelled" if "cancelled" in states else "waiting"
 
 
-def _moment(data: Data, occurred_at: str | datetime) -> str:
-    moment = data.get("at") or occurred_at
-    return moment.isoformat() if isinstance(moment, datetime) else str(moment)
+def _json(value: Any) -> Any:
+    """A fresh JSON value, written as the event's published data writes it."""
+    return to_jsonable_python(value)
 
 
-def _unpack(event: Any) -> tuple[str, Data, str | datetime, str | None]:
+def _unpack(event: Any) -> tuple[str, Any, str | None]:
     if isinstance(event, Mapping):
-        occurred_at = event.get("occurred_at") or event.get("at") or ""
-        return event["type"], event["data"], occurred_at, event.get("actor")
-    return event.type, event.data, event.occurred_at, event.actor
+        return event["type"], event["data"], event.get("actor")
+    return event.type, event.data, event.actor

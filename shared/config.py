@@ -29,6 +29,9 @@ DEFAULTS: dict[str, str] = {
     "ONETRIP_DB_MAX_OVERFLOW": "10",
     "ONETRIP_RPC_TIMEOUT": "10",
     "ONETRIP_LOG_LEVEL": "INFO",
+    "ONETRIP_LOG_FORMAT": "text",
+    "ONETRIP_METRICS_PORT": "",
+    "ONETRIP_METRICS_HOST": "127.0.0.1",
     "ONETRIP_OVERDUE_CHECK_SECONDS": "60",
     "ONETRIP_CLOCK_SKEW_DAYS": "0",
     "ONETRIP_SECURE_COOKIES": "auto",
@@ -172,6 +175,9 @@ class Settings:
     db_pool_size: int = _number("ONETRIP_DB_POOL_SIZE", int)
     db_max_overflow: int = _number("ONETRIP_DB_MAX_OVERFLOW", int)
     log_level: str = _text("ONETRIP_LOG_LEVEL")
+    log_format: str = _text("ONETRIP_LOG_FORMAT")
+    metrics_port: int = field(default_factory=lambda: int(env("ONETRIP_METRICS_PORT") or 0))
+    metrics_host: str = _text("ONETRIP_METRICS_HOST")
     demo: bool = field(default_factory=lambda: env("ONETRIP_DEMO") == "1")
     fault: str = _text("ONETRIP_FAULT")
     broker_api_url: str = _text("ONETRIP_BROKER_API_URL")

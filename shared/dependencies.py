@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import logging
 from typing import Any, Generic, TypeVar
+from weakref import WeakKeyDictionary
 
 from nameko.extensions import DependencyProvider
 
+from shared import correlation
 from shared.config import settings_of
 from shared.eventstore import EventStores, open_application
 from shared.relay import OutboxRelay
@@ -15,13 +17,32 @@ log = logging.getLogger(__name__)
 A = TypeVar("A", bound=EventStores)
 
 
-class EventStore(DependencyProvider, Generic[A]):
+class Correlated(DependencyProvider):  # type: ignore[misc]
+    """Each worker's green thread follows the request or event it serves: its log lines and
+    the events it records carry that correlation id (``shared.correlation``)."""
+
+    def __init__(self) -> None:
+        self._bound: WeakKeyDictionary[Any, Any] = WeakKeyDictionary()
+
+    def worker_setup(self, worker_ctx: Any) -> None:
+        self._bound[worker_ctx] = correlation.enter(
+            worker_ctx.context_data.get(correlation.CONTEXT_KEY)
+        )
+
+    def worker_teardown(self, worker_ctx: Any) -> None:
+        token = self._bound.pop(worker_ctx, None)
+        if token is not None:
+            correlation.leave(token)
+
+
+class EventStore(Correlated, Generic[A]):
     """Opens the service's application once per container and runs its outbox relay.
 
     Every instance of a service runs a relay; only one of them is active at a time.
     """
 
     def __init__(self, application_class: type[A], *, relay: bool = True) -> None:
+        super().__init__()
         self.application_class = application_class
         self.relay_enabled = relay
         self.app: A | None = None

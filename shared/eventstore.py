@@ -15,10 +15,11 @@ from typing import Any, ClassVar, NamedTuple, Protocol, Self, TypeVar
 import psycopg
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import IntegrityError, Mapper, StoredEvent, Tracking
 from eventsourcing.projection import EventSourcedProjection
 from psycopg import sql
 
+from shared import correlation
 from shared.config import Database, Settings
 from shared.contracts import SCHEMA_VERSION, IntegrationEvent
 from shared.workdays import HOLIDAYS_FILE_VARIABLE
@@ -30,11 +31,12 @@ CONSUME_ATTEMPTS = 20
 
 
 class Publication(NamedTuple):
-    """What a stored domain event says on the bus: its wire type, data and actor."""
+    """What a stored domain event says on the bus: its wire type, data, actor, schema version."""
 
     type: str
     data: dict[str, Any]
     actor: str | None
+    schema_version: int = SCHEMA_VERSION
 
 
 class UnsupportedSchemaError(ValueError):
@@ -145,6 +147,20 @@ def retry_on_conflict(command: Callable[[], T], attempts: int = 20) -> T:
     raise AssertionError("unreachable")
 
 
+class CorrelatingMapper(Mapper[Any]):
+    """Stamps each event it stores with the correlation id of the request or event being
+    handled (``shared.correlation``): the relay carries it into the envelope."""
+
+    def to_stored_event(self, domain_event: DomainEventProtocol[Any]) -> StoredEvent:
+        correlation_id = correlation.current()
+        if correlation_id and not hasattr(domain_event, CORRELATION_ATTRIBUTE):
+            object.__setattr__(domain_event, CORRELATION_ATTRIBUTE, correlation_id)
+        return super().to_stored_event(domain_event)
+
+
+CORRELATION_ATTRIBUTE = "correlation_id"
+
+
 class OnetripApplication(Application[Any]):
     """An application whose stored events may be published as integration events."""
 
@@ -157,6 +173,11 @@ class OnetripApplication(Application[Any]):
     @property
     def outbox(self) -> OnetripApplication:
         return self
+
+    def construct_mapper(self) -> Mapper[Any]:
+        return self.factory.mapper(
+            transcoder=self.construct_transcoder(), mapper_class=CorrelatingMapper
+        )
 
     def publication(self, domain_event: DomainEventProtocol[Any]) -> Publication | None:
         """The integration event for a stored domain event, or None to keep it private."""
@@ -177,6 +198,8 @@ class OnetripApplication(Application[Any]):
             occurred_at=occurred_at,
             actor=publication.actor,
             data=publication.data,
+            correlation_id=getattr(domain_event, CORRELATION_ATTRIBUTE, None),
+            schema_version=publication.schema_version,
         )
 
 

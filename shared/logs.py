@@ -3,14 +3,18 @@ leave unmasked, whatever carries them: a message, its arguments, an exception's 
 traceback, a JSON payload, or a traceback printed straight to stderr (eventlet's hub)."""
 from __future__ import annotations
 
+import json
 import logging
 import logging.config
+import os
 import sys
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from shared.correlation import current as current_correlation
 from shared.personal import mask
 
-__all__ = ["MaskingFilter", "MaskingFormatter", "MaskingStream", "configure_logging", "logging_config", "mask"]
+__all__ = ["JsonFormatter", "MaskingFilter", "MaskingFormatter", "MaskingStream", "configure_logging", "logging_config", "mask"]
 
 
 class MaskingFilter(logging.Filter):
@@ -41,7 +45,29 @@ class MaskingStream:
         return getattr(self._inner, name)
 
 
-def logging_config(level: str = "INFO") -> dict[str, Any]:
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line (``ONETRIP_LOG_FORMAT=json``), masked like the plain lines:
+    ``at``, ``level``, ``logger``, ``message``, the process's ``service``, the
+    ``correlation_id`` of the request being served where one is known, and ``error`` with
+    the traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "at": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": mask(record.getMessage()),
+            "service": os.environ.get("ONETRIP_SERVICE_NAME", ""),
+        }
+        correlation = getattr(record, "correlation_id", None) or current_correlation()
+        if correlation:
+            line["correlation_id"] = correlation
+        if record.exc_info:
+            line["error"] = mask(self.formatException(record.exc_info))
+        return json.dumps(line, ensure_ascii=False)
+
+
+def logging_config(level: str = "INFO", style: str = "text") -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -50,12 +76,13 @@ def logging_config(level: str = "INFO") -> dict[str, Any]:
             "plain": {
                 "()": MaskingFormatter,
                 "format": "%(asctime)s %(levelname)s %(name)s: %(message)s",
-            }
+            },
+            "json": {"()": JsonFormatter},
         },
         "handlers": {
             "console": {
                 "class": "logging.StreamHandler",
-                "formatter": "plain",
+                "formatter": "json" if style == "json" else "plain",
                 "filters": ["mask"],
             }
         },
@@ -64,9 +91,9 @@ def logging_config(level: str = "INFO") -> dict[str, Any]:
     }
 
 
-def configure_logging(level: str = "INFO") -> None:
+def configure_logging(level: str = "INFO", style: str = "text") -> None:
     """Logging for a service process; what else reaches stdout or stderr is masked too."""
     if not isinstance(sys.stderr, MaskingStream):
         sys.stdout = MaskingStream(sys.stdout)  # type: ignore[assignment]
         sys.stderr = MaskingStream(sys.stderr)  # type: ignore[assignment]
-    logging.config.dictConfig(logging_config(level))
+    logging.config.dictConfig(logging_config(level, style))

@@ -24,6 +24,7 @@ from nameko.events import EventHandler
 from nameko.messaging import QueueConsumer
 from pydantic import ValidationError
 
+from shared import correlation, metrics
 from shared.config import settings_of
 from shared.contracts import EVENT_DATA, IntegrationEvent
 from shared.contracts.manifest import Manifest
@@ -196,6 +197,12 @@ class IntegrationEventHandler(EventHandler):
     def reject(self, message: Message, reason: str, error: str | None = None) -> None:
         dead_letter(message, self.queue.name, reason, self.amqp_uri, error)
         self.queue_consumer.ack_message(message)
+        self._count("dead_lettered")
+
+    def _count(self, outcome: str) -> None:
+        metrics.EVENTS_CONSUMED.labels(
+            service=self.container.service_name, queue=self.queue.name, outcome=outcome
+        ).inc()
 
     def parse(self, body: Any) -> Any:
         return parse_event(body, self.source_service)
@@ -213,13 +220,23 @@ class IntegrationEventHandler(EventHandler):
         except PoisonMessageError as exc:
             self.reject(message, str(exc))
             return
+        message.onetrip_correlation_id = getattr(event, "correlation_id", None)
         super().handle_message(event, message)
+
+    def unpack_message_headers(self, message: Message) -> dict[str, Any]:
+        """The worker follows the correlation id the event carries (``shared.correlation``)."""
+        context: dict[str, Any] = super().unpack_message_headers(message)
+        found = getattr(message, "onetrip_correlation_id", None)
+        if found:
+            context[correlation.CONTEXT_KEY] = found
+        return context
 
     def handle_message_processed(
         self, message: Message, result: Any = None, exc_info: Any = None
     ) -> None:
         if exc_info is None:
             self.queue_consumer.ack_message(message)
+            self._count("applied")
             return
         exc = exc_info[1]
         if isinstance(exc, (PoisonMessageError, UnsupportedSchemaError, ValidationError)):
@@ -234,6 +251,7 @@ class IntegrationEventHandler(EventHandler):
         # dead-lettered. `python -m shared.deadletters replay` brings dead letters back.
         eventlet.sleep(min(0.5 * 2**deliveries, 30.0))
         self.queue_consumer.requeue_message(message)
+        self._count("retried")
 
 
 integration_event_handler = IntegrationEventHandler.decorator

@@ -27,6 +27,7 @@ import psycopg
 from kombu import Connection, Producer
 from psycopg import sql
 
+from shared import metrics
 from shared.config import Settings, fault
 from shared.contracts import IntegrationEvent
 from shared.contracts.manifest import MANIFEST_MAX_EVENTS, Manifest, ManifestEntry
@@ -144,6 +145,10 @@ class OutboxRelay:
         self.is_leader = False
         self.position = 0
         self.published = 0
+        metrics.GAUGES.register(
+            "onetrip_relay_lag", "notifications in the log the relay has not yet handled",
+            ["service", "application"], self.lag,
+        )
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -240,6 +245,8 @@ class OutboxRelay:
             published.append(entry_of(event))
         self.published += len(published)
         confirms.wait()
+        for entry in published:
+            metrics.EVENTS_PUBLISHED.labels(service=self.app.service, type=entry[2]).inc()
         fault("relay_after_confirm")
         self.position = notifications[-1].id
         self._save_position(conn, self.position)
@@ -286,6 +293,20 @@ class OutboxRelay:
         self.draft = ManifestDraft(manifest.through)
 
     # -- position ------------------------------------------------------------------
+
+    def lag(self) -> list[tuple[dict[str, str], float]]:
+        """How many notifications lie after the saved position (any instance's reading)."""
+        newest = self.recorder.max_notification_id() or 0
+        with self.recorder.datastore.get_connection() as conn:
+            row = conn.execute(
+                sql.SQL("SELECT notification_id FROM {} WHERE application = %s").format(
+                    self._position_table()
+                ),
+                (self.app.name,),
+            ).fetchone()
+        position = int(row["notification_id"] if isinstance(row, dict) else row[0]) if row else 0
+        labels = {"service": self.app.service, "application": self.app.name}
+        return [(labels, float(max(newest - position, 0)))]
 
     def _position_table(self) -> sql.Composed:
         return sql.SQL("{}.{}").format(sql.Identifier(self.schema), sql.Identifier("relay_position"))

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import inspect
 import logging
+import time
 from typing import Any
 
 from nameko.exceptions import MalformedRequest
 from nameko.rpc import Rpc
 
+from shared import metrics
 from shared.busaccess import callers_of
 from shared.caller import CONTEXT_KEY, Actor, Caller, verified
 from shared.errors import InvalidError, UntrustedCallerError
@@ -39,9 +41,25 @@ class AdmittedRpc(Rpc):  # type: ignore[misc]
         args, kwargs = body.get("args"), body.get("kwargs")
         if not isinstance(args, list) or not isinstance(kwargs, dict):
             raise MalformedRequest("an RPC request needs a list `args` and an object `kwargs`")
-        self.check_caller(self.unpack_message_headers(message), args, kwargs)
-        self.check_arguments(args, kwargs)
+        message.onetrip_started = time.perf_counter()
+        try:
+            self.check_caller(self.unpack_message_headers(message), args, kwargs)
+            self.check_arguments(args, kwargs)
+        except (UntrustedCallerError, InvalidError):
+            self._observe(message, "refused")
+            raise
         super().handle_message(body, message)
+
+    def handle_result(self, message: Any, worker_ctx: Any, result: Any, exc_info: Any) -> Any:
+        self._observe(message, "ok" if exc_info is None else exc_info[0].__name__)
+        return super().handle_result(message, worker_ctx, result, exc_info)
+
+    def _observe(self, message: Any, outcome: str) -> None:
+        started = getattr(message, "onetrip_started", None)
+        if started is not None:
+            metrics.RPC_SECONDS.labels(
+                service=self.container.service_name, method=self.method_name, outcome=outcome
+            ).observe(time.perf_counter() - started)
 
     def check_caller(self, context: dict[str, Any], args: list[Any], kwargs: dict[str, Any]) -> None:
         """Refuses a caller the bus cannot vouch for (the signed caller assertion)."""

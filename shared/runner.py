@@ -18,10 +18,13 @@ import importlib
 
 from nameko.cli.run import run
 
+from shared import metrics
 from shared.busaccess import service_login_uri
 from shared.config import Settings, env, nameko_config
 from shared.keys import keys_of, refuse_development_keys
 from shared.logs import configure_logging
+from shared.messaging import DEAD_LETTER_QUEUE
+from shared.topology import SUBSCRIPTIONS
 
 SERVICES = {
     "catalogue": "services.catalogue.service:CatalogueService",
@@ -47,9 +50,20 @@ def main(argv: list[str] | None = None) -> None:
     # Everything in this process that reaches the broker (nameko, the relay, dead-lettering)
     # logs in as the service's own bus user.
     os.environ["AMQP_URI"] = service_login_uri(env("AMQP_URI"), name)
+    os.environ["ONETRIP_SERVICE_NAME"] = name  # named in JSON log lines
     settings = Settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
+    metrics.watch_queues(settings.amqp_uri, queues_of(name))
+    if name != "gateway":  # the gateway answers GET /metrics itself
+        metrics.serve(settings.metrics_port, settings.metrics_host)
     run([service_cls], nameko_config(name, settings))
+
+
+def queues_of(service: str) -> list[str]:
+    """The queues whose depth a service's metrics show: its RPC queue, those it consumes,
+    and the dead-letter queue where any consumer's refusals wait."""
+    consumed = [s.queue_name for s in SUBSCRIPTIONS if s.consumer == service]
+    return [f"rpc-{service}", *consumed, DEAD_LETTER_QUEUE.name]
 
 
 if __name__ == "__main__":

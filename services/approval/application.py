@@ -1,6 +1,7 @@
 """The approval application: commands load → call → save, queries return plain dicts.
 
-Cases resolve their flow from the item versions learnt from the catalogue's
+This module holds the case commands; the item versions (``items``), delegations
+(``delegating``) and the store they share (``store``) are beside it. Cases resolve their flow from the item versions learnt from the catalogue's
 ``item_published`` events (``learn_item``), never by calling the catalogue. Every
 command that touches a case is retried on a version conflict, so parallel approvers'
 decisions all land exactly once.
@@ -11,90 +12,31 @@ import copy
 import threading
 import uuid
 from collections.abc import Callable, Collection, Mapping
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
-from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.domain import DomainEventProtocol
-
-from services.approval.domain import (
-    APPROVER,
-    WIRE_TYPES,
-    Case,
-    Delegations,
-    ItemVersion,
-    PublishedItem,
-    Receipt,
-    delegations_id,
-    item_version_id,
-    parse_task_id,
-    published_item_id,
-    receipt_id,
-    requested_case_id,
-)
-from shared.contracts.approval import PinnedItem
-from shared.errors import ConflictError, InvalidError, NotFoundError
-from shared.eventstore import OnetripApplication, Publication, retry_on_conflict
-from shared.workdays import SHANGHAI, WorkingCalendar, in_shanghai
+from services.approval.case import Case
+from services.approval.delegating import DelegationDesk
+from services.approval.domain import Receipt, receipt_id, requested_case_id
+from services.approval.items import ItemLine
+from services.approval.rules import APPROVER, parse_task_id
+from shared.errors import ConflictError, NotFoundError
+from shared.eventstore import retry_on_conflict
+from shared.workdays import WorkingCalendar
 
 T = TypeVar("T")
 SYSTEM_ACTOR = "system"
 
 
-class ApprovalApplication(OnetripApplication):
+class ApprovalApplication(ItemLine, DelegationDesk):
     name = "approval"
-    service = "approval"
     inbox: Any = None  # the service's read model of pending nodes (services.approval.inbox)
 
     def __init__(
         self, env: Mapping[str, str] | None = None, calendar: WorkingCalendar | None = None
     ) -> None:
-        super().__init__(env=env)
-        self.calendar = calendar or WorkingCalendar.from_env(self.env)
+        super().__init__(env=env, calendar=calendar)
         self._case_locks = [threading.Lock() for _ in range(64)]
-
-    # -- items (from the catalogue's item_published events) ----------------------------
-
-    def learn_item(self, item: Mapping[str, Any], now: datetime | None = None) -> bool:
-        pinned = PinnedItem.model_validate(item).model_dump(mode="json")
-        moment = self._now(now)
-        return retry_on_conflict(lambda: self._learn(pinned, moment))
-
-    def _learn(self, pinned: dict[str, Any], now: datetime) -> bool:
-        line = self._get_or_none(published_item_id(pinned["item_id"]))
-        line = line or PublishedItem(item_id=pinned["item_id"], timestamp=now)
-        if not line.learn(pinned["version"], now):
-            return False
-        version = ItemVersion(
-            item_id=pinned["item_id"], item_version=pinned["version"], item=pinned, timestamp=now
-        )
-        self.save(line, version)
-        return True
-
-    def retire_item(
-        self, item_id: str, version: int | None = None, now: datetime | None = None
-    ) -> None:
-        moment = self._now(now)
-
-        def command() -> None:
-            line = self._get_or_none(published_item_id(item_id))
-            if line is not None:
-                line.retire(version, moment)
-                self.save(line)
-
-        retry_on_conflict(command)
-
-    def published_item(self, item_id: str) -> dict[str, Any]:
-        line = self._get_or_none(published_item_id(item_id))
-        if line is None or line.current_version is None:
-            raise InvalidError(f"事项不存在或尚未发布：{item_id}")
-        return self.item_version(item_id, line.current_version)
-
-    def item_version(self, item_id: str, version: int) -> dict[str, Any]:
-        pinned = self._get_or_none(item_version_id(item_id, version))
-        if pinned is None:
-            raise NotFoundError(f"没有事项 {item_id} 的第 {version} 版")
-        return copy.deepcopy(pinned.item)
 
     # -- cases -------------------------------------------------------------------------
 
@@ -123,15 +65,9 @@ class ApprovalApplication(OnetripApplication):
             if request_id and (done := self._requested_case(new_case_id, applicant)) is not None:
                 return done
             case = Case.submit(
-                case_id=new_case_id,
-                item=item,
-                applicant=applicant,
-                applicant_department=applicant_department,
-                form=form,
-                materials=materials,
-                own_files=own_files,
-                now=moment,
-                due_at=self.calendar.due_at,
+                case_id=new_case_id, item=item, applicant=applicant,
+                applicant_department=applicant_department, form=form, materials=materials,
+                own_files=own_files, now=moment, due_at=self.calendar.due_at,
             )
             self.save(case)
             return copy.deepcopy(case.view)
@@ -158,21 +94,17 @@ class ApprovalApplication(OnetripApplication):
         now: datetime | None = None,
         request_id: str | None = None,
     ) -> dict[str, Any]:
-        moment = self._now(now)
-        return self._update_visible(
-            case_id,
-            actor,
-            actor_department,
-            lambda case: case.resubmit(
+        def resubmit(case: Case, moment: datetime) -> None:
+            case.resubmit(
                 form=form,
                 materials=materials,
                 actor=actor,
                 own_files=own_files,
                 now=moment,
                 due_at=self.calendar.due_at,
-            ),
-            request_id,
-        )
+            )
+
+        return self._change_visible(case_id, actor, actor_department, now, resubmit, request_id)
 
     def decide(
         self,
@@ -210,31 +142,10 @@ class ApprovalApplication(OnetripApplication):
 
         return self._update(case_id, decide, request_id)
 
-    def decide_task(
-        self,
-        task_id: str,
-        *,
-        decision: str,
-        comment: str,
-        actor: str,
-        actor_department: str | None,
-        actor_roles: Collection[str],
-        now: datetime | None = None,
-        request_id: str | None = None,
-    ) -> dict[str, Any]:
+    def decide_task(self, task_id: str, **decision: Any) -> dict[str, Any]:
+        """``decide`` for the node a task names (the same keywords), only while it is that task."""
         case_id, node_id, _ = parse_task_id(task_id)
-        return self.decide(
-            case_id,
-            node_id,
-            decision=decision,
-            comment=comment,
-            actor=actor,
-            actor_department=actor_department,
-            actor_roles=actor_roles,
-            now=now,
-            task_id=task_id,
-            request_id=request_id,
-        )
+        return self.decide(case_id, node_id, task_id=task_id, **decision)
 
     def withdraw(
         self,
@@ -244,10 +155,10 @@ class ApprovalApplication(OnetripApplication):
         actor_department: str | None = None,
         now: datetime | None = None,
     ) -> dict[str, Any]:
-        moment = self._now(now)
-        return self._update_visible(
-            case_id, actor, actor_department, lambda case: case.withdraw(actor=actor, now=moment)
-        )
+        def withdraw(case: Case, moment: datetime) -> None:
+            case.withdraw(actor=actor, now=moment)
+
+        return self._change_visible(case_id, actor, actor_department, now, withdraw)
 
     def urge(
         self,
@@ -257,13 +168,12 @@ class ApprovalApplication(OnetripApplication):
         actor_department: str | None = None,
         now: datetime | None = None,
     ) -> list[str]:
-        moment = self._now(now)
         urged: list[str] = []
 
-        def urge(case: Case) -> None:
+        def urge(case: Case, moment: datetime) -> None:
             urged[:] = case.urge(actor=actor, now=moment)
 
-        self._update_visible(case_id, actor, actor_department, urge)
+        self._change_visible(case_id, actor, actor_department, now, urge)
         return urged
 
     def record_trip(
@@ -293,13 +203,10 @@ class ApprovalApplication(OnetripApplication):
         actor_department: str | None = None,
         now: datetime | None = None,
     ) -> dict[str, Any]:
-        moment = self._now(now)
-        return self._update_visible(
-            case_id,
-            actor,
-            actor_department,
-            lambda case: case.rate(score=score, comment=comment, actor=actor, now=moment),
-        )
+        def rate(case: Case, moment: datetime) -> None:
+            case.rate(score=score, comment=comment, actor=actor, now=moment)
+
+        return self._change_visible(case_id, actor, actor_department, now, rate)
 
     def mark_overdue(
         self,
@@ -319,52 +226,6 @@ class ApprovalApplication(OnetripApplication):
         self._update(case_id, mark)
         return marked
 
-    # -- delegation (委托) ---------------------------------------------------------------
-
-    def delegate(
-        self,
-        *,
-        delegator: str,
-        department: str,
-        delegate: str,
-        starts_on: date,
-        ends_on: date,
-        now: datetime | None = None,
-    ) -> dict[str, Any]:
-        moment = self._now(now)
-
-        def command() -> dict[str, Any]:
-            book = self._delegations(delegate, moment)
-            granted = book.grant(
-                delegator=delegator,
-                department=department,
-                starts_on=starts_on,
-                ends_on=ends_on,
-                now=moment,
-            )
-            self.save(book)
-            return _delegation_dict(granted)
-
-        return retry_on_conflict(command)
-
-    def revoke_delegation(
-        self, *, delegator: str, delegate: str, now: datetime | None = None
-    ) -> None:
-        moment = self._now(now)
-
-        def command() -> None:
-            book = self._get_or_none(delegations_id(delegate))
-            if book is None:
-                raise NotFoundError("没有这项委托")
-            book.revoke(delegator=delegator, now=moment)
-            self.save(book)
-
-        retry_on_conflict(command)
-
-    def delegations_of(self, delegate: str) -> list[dict[str, Any]]:
-        book = self._get_or_none(delegations_id(delegate))
-        return [] if book is None else [_delegation_dict(each) for each in book.delegations]
-
     # -- queries -----------------------------------------------------------------------
 
     def get_case(
@@ -378,15 +239,6 @@ class ApprovalApplication(OnetripApplication):
         if viewer is not None and not case.may_see(viewer, viewer_department):
             raise NotFoundError("没有这个办件")
         return copy.deepcopy(case.view)
-
-    # -- the outbox: what each stored event says on the bus -----------------------------
-
-    def publication(self, domain_event: DomainEventProtocol[Any]) -> Publication | None:
-        wire_type = WIRE_TYPES.get(type(domain_event))
-        if wire_type is None:
-            return None
-        event: Any = domain_event
-        return Publication(wire_type, event.data, event.actor)
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -411,18 +263,22 @@ class ApprovalApplication(OnetripApplication):
         with self._case_locks[hash(case_id) % len(self._case_locks)]:
             return retry_on_conflict(command)
 
-    def _update_visible(
+    def _change_visible(
         self,
         case_id: str,
         actor: str,
         actor_department: str | None,
-        change: Callable[[Case], None],
+        now: datetime | None,
+        change: Callable[[Case, datetime], None],
         request_id: str | None = None,
     ) -> dict[str, Any]:
+        """A change by someone who must see the case (else it does not exist for them)."""
+        moment = self._now(now)
+
         def visible_change(case: Case) -> None:
             if not case.may_see(actor, actor_department):
                 raise NotFoundError("没有这个办件")
-            change(case)
+            change(case, moment)
 
         return self._update(case_id, visible_change, request_id)
 
@@ -432,26 +288,6 @@ class ApprovalApplication(OnetripApplication):
             raise NotFoundError("没有这个办件")
         return case
 
-    def _delegations(self, delegate: str, now: datetime) -> Delegations:
-        book = self._get_or_none(delegations_id(delegate))
-        return book or Delegations(delegate=delegate, timestamp=now)
-
-    def _delegator(self, actor: str, department: str, now: datetime) -> str | None:
-        book = self._get_or_none(delegations_id(actor))
-        return None if book is None else book.delegator_for(department, now)
-
-    def _get_or_none(self, aggregate_id: uuid.UUID | None) -> Any:
-        if aggregate_id is None:
-            return None
-        try:
-            return self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            return None
-
-    @staticmethod
-    def _now(now: datetime | None) -> datetime:
-        return in_shanghai(now) if now is not None else datetime.now(SHANGHAI)
-
 
 def _case_uuid(case_id: str) -> uuid.UUID | None:
     try:
@@ -459,12 +295,3 @@ def _case_uuid(case_id: str) -> uuid.UUID | None:
     except (ValueError, AttributeError, TypeError):
         return None
 
-
-def _delegation_dict(delegation: Any) -> dict[str, Any]:
-    return {
-        "delegator": delegation.delegator,
-        "delegate": delegation.delegate,
-        "department": delegation.department,
-        "starts_on": delegation.starts_on.isoformat(),
-        "ends_on": delegation.ends_on.isoformat(),
-    }

@@ -4,8 +4,8 @@ Tables in the ``approval`` schema, kept from the application's own notification 
 ``tasks`` (one row per pending node, removed when it is decided or cancelled),
 ``case_departments`` (which departments have a node in a case), ``applicant_cases`` (each
 applicant's cases) and ``case_files`` (which files a case cites). Each catch-up applies the
-published form of the events (the same data the bus carries) and stores its position in the same transaction; a row lock on
-the position serialises the catch-ups of several instances, so each event is applied once.
+contract's case events the aggregate recorded (what the bus carries) and stores its position in
+the same transaction; a row lock on the position serialises the catch-ups of several instances, so each event is applied once.
 Commands catch up right after saving (callers read their own writes) and the service
 catches up at start, so a crash in between heals itself.
 """
@@ -17,7 +17,9 @@ from typing import Any, ClassVar
 
 from psycopg import sql
 
-from shared.eventstore import OnetripApplication, Publication
+from services.approval.stored import recorded_case_event
+from shared.contracts import approval as contract
+from shared.eventstore import OnetripApplication
 from shared.followers import NotificationLogFollower, Position
 
 BATCH = 500
@@ -48,7 +50,6 @@ class TaskInbox(NotificationLogFollower):
 
     def __init__(self, app: OnetripApplication) -> None:
         super().__init__(app)
-        self.publisher = app
 
     def create_tables(self) -> None:
         with self.tables.transaction(commit=True) as curs:
@@ -74,31 +75,29 @@ class TaskInbox(NotificationLogFollower):
             if not notifications:
                 return
             for notification in notifications:
-                publication = self._publication(self.app.mapper.to_domain_event(notification))
-                if publication is not None and publication.type == "case_submitted":
-                    self._add_applicant_case(curs, publication.data)
+                event = self._case_event(notification)
+                if isinstance(event, contract.CaseSubmitted):
+                    self._add_applicant_case(curs, event)
             start = notifications[-1].id
 
     def _q(self, text: str) -> sql.Composed:
         return self.tables.query(text)
 
-    def _publication(self, domain_event: Any) -> Publication | None:
-        return self.publisher.publication(domain_event)
-
     # -- keeping up ------------------------------------------------------------------
 
     def apply(self, curs: Any, entries: Sequence[Any]) -> None:
         for domain_event in entries:
-            publication = self._publication(domain_event)
-            if publication is not None:
-                self._apply(curs, publication)
+            self._apply(curs, _case_event(domain_event))
 
-    def _apply(self, curs: Any, event: Publication) -> None:
-        handler = self.HANDLERS.get(event.type)
+    def _case_event(self, notification: Any) -> contract.CaseEvent | None:
+        return _case_event(self.app.mapper.to_domain_event(notification))
+
+    def _apply(self, curs: Any, event: contract.CaseEvent | None) -> None:
+        handler = None if event is None else self.HANDLERS.get(type(event))
         if handler is not None:
-            handler(self, curs, event.data)
+            handler(self, curs, event)
 
-    def _node_opened(self, curs: Any, data: dict[str, Any]) -> None:
+    def _node_opened(self, curs: Any, event: contract.NodeOpened) -> None:
         curs.execute(
             self._q(
                 "INSERT INTO {schema}.tasks (task_id, case_id, node_id, item_id, item_name, department, "
@@ -106,72 +105,81 @@ class TaskInbox(NotificationLogFollower):
                 "ON CONFLICT (task_id) DO NOTHING"
             ),
             (
-                data["task_id"], data["case_id"], data["node_id"], data["item_id"],
-                data.get("item_name", ""), data["department"], data["applicant"],
-                data.get("opened_at") or data.get("at"), data.get("due_at"),
+                event.task_id, event.case_id, event.node_id, event.item_id, event.item_name,
+                event.department, event.applicant, event.opened_at, event.due_at,
             ),
         )
 
-    def _node_closed(self, curs: Any, data: dict[str, Any]) -> None:
-        curs.execute(self._q("DELETE FROM {schema}.tasks WHERE task_id = %s"), (data["task_id"],))
+    def _node_closed(self, curs: Any, event: contract.NodeDecided | contract.NodeCancelled) -> None:
+        curs.execute(self._q("DELETE FROM {schema}.tasks WHERE task_id = %s"), (event.task_id,))
 
-    def _case_closed(self, curs: Any, data: dict[str, Any]) -> None:
-        curs.execute(self._q("DELETE FROM {schema}.tasks WHERE case_id = %s"), (data["case_id"],))
+    def _case_closed(self, curs: Any, event: contract.CaseClosed) -> None:
+        curs.execute(self._q("DELETE FROM {schema}.tasks WHERE case_id = %s"), (event.case_id,))
 
-    def _node_overdue(self, curs: Any, data: dict[str, Any]) -> None:
-        curs.execute(self._q("UPDATE {schema}.tasks SET overdue = true WHERE task_id = %s"), (data["task_id"],))
+    def _node_overdue(self, curs: Any, event: contract.NodeOverdue) -> None:
+        curs.execute(self._q("UPDATE {schema}.tasks SET overdue = true WHERE task_id = %s"), (event.task_id,))
 
-    def _case_submitted(self, curs: Any, data: dict[str, Any]) -> None:
-        for department in _flow_departments(data):
+    def _case_submitted(self, curs: Any, event: contract.CaseSubmitted) -> None:
+        for department in _flow_departments(event):
             curs.execute(
                 self._q(
                     "INSERT INTO {schema}.case_departments VALUES (%s, %s, %s) ON CONFLICT DO NOTHING"
                 ),
-                (data["case_id"], department, data["submitted_at"]),
+                (event.case_id, department, event.submitted_at),
             )
-        self._add_applicant_case(curs, data)
-        self._cite_files(curs, data)
+        self._add_applicant_case(curs, event)
+        self._cite_files(curs, event)
 
-    def _add_applicant_case(self, curs: Any, data: dict[str, Any]) -> None:
+    def _add_applicant_case(self, curs: Any, event: contract.CaseSubmitted) -> None:
         curs.execute(
             self._q(
                 "INSERT INTO {schema}.applicant_cases (applicant, case_id, submitted_at) "
                 "VALUES (%s, %s, %s) ON CONFLICT DO NOTHING"
             ),
-            (data["applicant"], data["case_id"], data["submitted_at"]),
+            (event.applicant, event.case_id, event.submitted_at),
         )
 
-    def _cite_files(self, curs: Any, data: dict[str, Any]) -> None:
-        for file_id in (data.get("materials") or {}).values():
+    def _cite_files(self, curs: Any, event: contract.CaseSubmitted | contract.CaseResubmitted) -> None:
+        for file_id in event.materials.values():
             curs.execute(
                 self._q("INSERT INTO {schema}.case_files VALUES (%s, %s) ON CONFLICT DO NOTHING"),
-                (file_id, data["case_id"]),
+                (file_id, event.case_id),
             )
 
-    HANDLERS: ClassVar[dict[str, Callable[[TaskInbox, Any, dict[str, Any]], None]]] = {
-        "node_opened": _node_opened,
-        "node_decided": _node_closed,
-        "node_cancelled": _node_closed,
-        "node_overdue": _node_overdue,
-        "case_withdrawn": _case_closed,
-        "case_rejected": _case_closed,
-        "case_submitted": _case_submitted,
-        "case_resubmitted": _cite_files,
+    HANDLERS: ClassVar[dict[type[contract.CaseEvent], Callable[[TaskInbox, Any, Any], None]]] = {
+        contract.NodeOpened: _node_opened,
+        contract.NodeDecided: _node_closed,
+        contract.NodeCancelled: _node_closed,
+        contract.NodeOverdue: _node_overdue,
+        contract.CaseWithdrawn: _case_closed,
+        contract.CaseRejected: _case_closed,
+        contract.CaseSubmitted: _case_submitted,
+        contract.CaseResubmitted: _cite_files,
     }
+    IGNORES: ClassVar[frozenset[type[contract.CaseEvent]]] = frozenset({
+        contract.CaseIntakeRejected,  # no node was opened
+        contract.CaseReturned,  # its pending nodes were each cancelled
+        contract.CaseApproved,  # every node was decided
+        contract.CaseUrged,
+        contract.TripRecorded,
+        contract.CaseRated,
+    })
 
     # -- reading -----------------------------------------------------------------------
 
-    def tasks(self, department: str) -> list[dict[str, Any]]:
+    def _select(self, query: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
         with self.tables.transaction(commit=False) as curs:
-            curs.execute(
-                self._q(
-                    "SELECT task_id, case_id, node_id, item_id, item_name, department, applicant, "
-                    "created_at, due_at, overdue FROM {schema}.tasks WHERE department = %s "
-                    "ORDER BY created_at, task_id"
-                ),
-                (department,),
-            )
-            return [_task(row) for row in curs.fetchall()]
+            curs.execute(self._q(query), params)
+            return list(curs.fetchall())
+
+    def tasks(self, department: str) -> list[dict[str, Any]]:
+        rows = self._select(
+            "SELECT task_id, case_id, node_id, item_id, item_name, department, applicant, "
+            "created_at, due_at, overdue FROM {schema}.tasks WHERE department = %s "
+            "ORDER BY created_at, task_id",
+            (department,),
+        )
+        return [_task(row) for row in rows]
 
     def case_ids(self, department: str) -> list[str]:
         """The cases the department has a node in, newest first."""
@@ -209,33 +217,26 @@ class TaskInbox(NotificationLogFollower):
             return list(row["case_ids"]), int(row["total"])
 
     def file_cited_for(self, file_id: str, department: str) -> bool:
-        with self.tables.transaction(commit=False) as curs:
-            curs.execute(
-                self._q(
-                    "SELECT 1 FROM {schema}.case_files f JOIN {schema}.case_departments d "
-                    "USING (case_id) WHERE f.file_id = %s AND d.department = %s LIMIT 1"
-                ),
-                (file_id, department),
-            )
-            return curs.fetchone() is not None
+        return bool(self._select(
+            "SELECT 1 FROM {schema}.case_files f JOIN {schema}.case_departments d "
+            "USING (case_id) WHERE f.file_id = %s AND d.department = %s LIMIT 1",
+            (file_id, department),
+        ))
 
     def overdue_candidates(self, now: datetime) -> list[tuple[str, str]]:
-        with self.tables.transaction(commit=False) as curs:
-            curs.execute(
-                self._q(
-                    "SELECT case_id, node_id FROM {schema}.tasks "
-                    "WHERE NOT overdue AND due_at < %s ORDER BY due_at LIMIT 500"
-                ),
-                (now,),
-            )
-            return [(row["case_id"], row["node_id"]) for row in curs.fetchall()]
+        rows = self._select(
+            "SELECT case_id, node_id FROM {schema}.tasks "
+            "WHERE NOT overdue AND due_at < %s ORDER BY due_at LIMIT 500",
+            (now,),
+        )
+        return [(row["case_id"], row["node_id"]) for row in rows]
 
 
-def _flow_departments(data: dict[str, Any]) -> Iterable[str]:
-    departments = {data.get("department")}
-    for stage in (data.get("flow") or {}).get("stages", []):
-        departments.update(node["department"] for node in stage.get("nodes", []))
-    return sorted(d for d in departments if d)
+def _flow_departments(event: contract.CaseSubmitted) -> Iterable[str]:
+    departments = {event.department}
+    for stage in event.flow.stages:
+        departments.update(node.department for node in stage.nodes)
+    return sorted(departments)
 
 
 def _iso(value: Any) -> str | None:
@@ -248,3 +249,8 @@ def _task(row: dict[str, Any]) -> dict[str, Any]:
     task["created_at"] = _iso(row["created_at"])
     task["due_at"] = _iso(row["due_at"])
     return task
+
+
+def _case_event(domain_event: Any) -> contract.CaseEvent | None:
+    recorded = recorded_case_event(domain_event)
+    return None if recorded is None else recorded[0]

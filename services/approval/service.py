@@ -8,8 +8,8 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from services.approval.application import ApprovalApplication
-from services.approval.domain import APPROVER
 from services.approval.inbox import TaskInbox
+from services.approval.rules import APPROVER
 from shared.caller import SignedRpcProxy
 from shared.config import Settings
 from shared.contracts import IntegrationEvent

@@ -12,7 +12,6 @@ from shared.errors import ConflictError, ForbiddenError
 
 NAMESPACE = uuid.UUID("0b7a4f64-9d0c-4b43-8f2e-6a51c0de7a11")
 OPEN_RECTIFICATION = frozenset({"awaiting", "rectifying", "invalid_requested"})
-BAD_REVIEW_MAX_SCORE = 2
 
 
 def rectification_id(case_id: str) -> uuid.UUID:

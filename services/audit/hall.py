@@ -26,6 +26,7 @@ from services.audit.report import report_workbook
 from services.audit.supervision import Facts
 from shared.config import Settings
 from shared.contracts import IntegrationEvent
+from shared.contracts.approval import is_bad_review
 from shared.errors import NotFoundError
 
 AUDIT = System(pipes=[[AuditLedger, Rectifications], [AuditLedger, SupervisionFigures]])
@@ -161,6 +162,6 @@ class AuditHall(Runner[Any]):
         badly_rated = (
             facts["case_id"]
             for facts in cases
-            if facts["score"] is not None and facts["score"] <= supervision.BAD_REVIEW_MAX_SCORE
+            if facts["score"] is not None and is_bad_review(facts["score"])
         )
         return self.rectifications.open_by_department(badly_rated)

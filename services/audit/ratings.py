@@ -24,7 +24,6 @@ from eventsourcing.utils import get_topic
 
 from services.audit.adoption import adopt_former_stream
 from services.audit.domain import (
-    BAD_REVIEW_MAX_SCORE,
     OPEN_RECTIFICATION,
     ItemChecks,
     Rectification,
@@ -35,6 +34,7 @@ from services.audit.ledgerlog import integration_event
 from services.audit.replay import parse_moment
 from shared.config import Settings
 from shared.contracts import IntegrationEvent
+from shared.contracts.approval import BAD_REVIEW_MAX_SCORE
 from shared.errors import InvalidError, NotFoundError
 from shared.eventstore import CONSUME_ATTEMPTS, OnetripApplication, Publication, retry_on_conflict
 from shared.followers import Tables

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, Field, ValidationError
 
 from services.audit.hall import AuditHall
+from shared import metrics
 from shared.contracts import IntegrationEvent
 from shared.contracts.manifest import Manifest
 from shared.dependencies import EventStore
@@ -91,6 +92,8 @@ class AuditService(HealthCheckMixin):
     @every(interval_of=lambda settings: settings.audit.checkpoint_seconds)
     def keep_watch(self) -> None:
         result = self.store.ledger.advance_checkpoint()
+        metrics.LEDGER_INTACT.set(1 if result["ok"] else 0)
+        metrics.LEDGER_MISSING.set(self.store.ledger.completeness()["missing_total"])
         if not result["ok"]:
             log.error(
                 "audit ledger fails verification at seq %s: %s",
@@ -102,7 +105,10 @@ class AuditService(HealthCheckMixin):
 
     @rpc
     def verify(self) -> dict[str, Any]:
-        return self.store.ledger.verify()
+        result = self.store.ledger.verify()
+        metrics.LEDGER_INTACT.set(1 if result["intact"] else 0)
+        metrics.LEDGER_MISSING.set(result.get("missing_total", len(result["missing"])))
+        return result
 
     @rpc
     def completeness(self) -> dict[str, Any]:

@@ -5,40 +5,32 @@ status and the due time follow the case's aggregate version), so a redelivered o
 late event lands where it belongs. A period selects the cases *submitted* in it; a
 department is held to account for the cases it leads (cases, closed, approved,
 median_hours, trips_per_case, one_trip_rate, ratings, rectifications) and for its own
-approval nodes (returns it made, its overdue nodes). "closed" means 办结: approved or
-rejected; a withdrawn case is not the hall's result. All rates are 0..1.
+approval nodes (returns it made, its overdue nodes). "closed" means 办结, the contract's
+``CONCLUDED_STATUSES`` (approved or rejected): a withdrawn case is closed but is not the
+hall's result. All rates are 0..1.
 """
 
 from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from psycopg import Cursor, sql
 from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
+from pydantic_core import to_jsonable_python
 
 from services.audit.ledgerlog import LedgerLog, wire_event
+from shared.contracts import approval as contract
 from shared.followers import Follower, Position
 
 Facts = dict[str, Any]
 PROJECTION = "supervision"
 PROJECTION_LOCK = 0x7375706572  # "super"
 CATCH_UP_BATCH = 5_000
-CLOSED = frozenset({"approved", "rejected"})
-STATUS_BY_TYPE = {
-    "case_submitted": "in_review",
-    "case_intake_rejected": "intake_rejected",
-    "case_returned": "returned",
-    "case_resubmitted": "in_review",
-    "case_approved": "approved",
-    "case_rejected": "rejected",
-    "case_withdrawn": "withdrawn",
-}
-BAD_REVIEW_MAX_SCORE = 2
 GOOD_RATING_MIN_SCORE = 4
 
 
@@ -64,32 +56,65 @@ def new_case_facts(case_id: str) -> Facts:
 
 
 def apply_case_event(facts: Facts, event: Mapping[str, Any]) -> None:
-    data, kind, version = event["data"], event["type"], event["aggregate_version"]
-    facts["department"] = data.get("lead_department") or facts["department"]
-    facts["item_id"] = data.get("item_id") or facts["item_id"]
-    if kind == "case_submitted":
-        facts["submitted_at"] = data.get("submitted_at") or event["occurred_at"]
-    if kind in ("case_submitted", "case_resubmitted") and version > facts["due_version"]:
-        facts["due_at"], facts["due_version"] = data.get("due_at"), version
-    if kind in STATUS_BY_TYPE and version > facts["status_version"]:
-        _set_status(facts, STATUS_BY_TYPE[kind], version, data)
-    _count_case_event(facts, kind, data)
+    case_event = contract.case_event(event["type"], event["data"])
+    facts["department"] = case_event.lead_department
+    facts["item_id"] = case_event.item_id
+    handler = CASE_FACTS.get(type(case_event))
+    if handler is not None:
+        handler(facts, case_event, event["aggregate_version"])
 
 
-def _set_status(facts: Facts, status: str, version: int, data: Mapping[str, Any]) -> None:
-    facts["status"], facts["status_version"] = status, version
-    facts["closed_at"] = data.get("closed_at") if status in CLOSED else None
+def _submitted(facts: Facts, event: contract.CaseSubmitted, version: int) -> None:
+    facts["submitted_at"] = to_jsonable_python(event.submitted_at)
+    _resubmitted(facts, event, version)
 
 
-def _count_case_event(facts: Facts, kind: str, data: Mapping[str, Any]) -> None:
-    if kind == "node_decided" and data.get("decision") == "return":
-        _count(facts["returns"], data["department"])
-    elif kind == "node_overdue":
-        _count(facts["overdue"], data["department"])
-    elif kind == "trip_recorded":
-        facts["trips"] += 1
-    elif kind == "case_rated":
-        facts["score"] = data["score"]
+def _resubmitted(
+    facts: Facts, event: contract.CaseSubmitted | contract.CaseResubmitted, version: int
+) -> None:
+    if version > facts["due_version"]:
+        facts["due_at"], facts["due_version"] = to_jsonable_python(event.due_at), version
+    _status(facts, event, version)
+
+
+def _status(facts: Facts, event: contract.CaseEvent, version: int) -> None:
+    if version > facts["status_version"]:
+        facts["status"], facts["status_version"] = contract.STATUS_AFTER[type(event)], version
+        closed = isinstance(event, contract.CaseClosed)
+        facts["closed_at"] = to_jsonable_python(event.closed_at) if closed else None
+
+
+def _node_decided(facts: Facts, event: contract.NodeDecided, version: int) -> None:
+    if event.decision == "return":
+        _count(facts["returns"], event.department)
+
+
+def _node_overdue(facts: Facts, event: contract.NodeOverdue, version: int) -> None:
+    _count(facts["overdue"], event.department)
+
+
+def _trip_recorded(facts: Facts, event: contract.TripRecorded, version: int) -> None:
+    facts["trips"] += 1
+
+
+def _rated(facts: Facts, event: contract.CaseRated, version: int) -> None:
+    facts["score"] = event.score
+
+
+CASE_FACTS: dict[type[contract.CaseEvent], Callable[[Facts, Any, int], None]] = {
+    contract.CaseSubmitted: _submitted,
+    contract.CaseIntakeRejected: _status,
+    contract.CaseReturned: _status,
+    contract.CaseResubmitted: _resubmitted,
+    contract.CaseApproved: _status,
+    contract.CaseRejected: _status,
+    contract.CaseWithdrawn: _status,
+    contract.NodeDecided: _node_decided,
+    contract.NodeOverdue: _node_overdue,
+    contract.TripRecorded: _trip_recorded,
+    contract.CaseRated: _rated,
+}
+CASE_FACTS_IGNORE = frozenset({contract.NodeOpened, contract.NodeCancelled, contract.CaseUrged})
 
 
 def apply_item_event(facts: Facts, event: Mapping[str, Any]) -> None:
@@ -275,7 +300,7 @@ def department_figures(
 def _department(
     department: str, cases: list[Facts], returns: int, overdue: int, open_rectifications: int
 ) -> dict[str, Any]:
-    closed = [facts for facts in cases if facts["status"] in CLOSED]
+    closed = [facts for facts in cases if facts["status"] in contract.CONCLUDED_STATUSES]
     scores = [facts["score"] for facts in cases if facts["score"] is not None]
     return {
         "department": department,
@@ -288,7 +313,7 @@ def _department(
         "trips_per_case": _ratio(sum(facts["trips"] for facts in cases), len(cases)),
         "one_trip_rate": _ratio(sum(facts["trips"] <= 1 for facts in closed), len(closed)),
         "rating_avg": _ratio(sum(scores), len(scores)),
-        "bad_reviews": sum(score <= BAD_REVIEW_MAX_SCORE for score in scores),
+        "bad_reviews": sum(contract.is_bad_review(score) for score in scores),
         "open_rectifications": open_rectifications,
     }
 
@@ -303,7 +328,7 @@ def school_measures(
         "good_rating_rate": _ratio(
             sum(score >= GOOD_RATING_MIN_SCORE for score in scores), len(scores)
         ),
-        "bad_reviews": sum(score <= BAD_REVIEW_MAX_SCORE for score in scores),
+        "bad_reviews": sum(contract.is_bad_review(score) for score in scores),
         "open_rectifications": open_rectifications,
     }
 
@@ -315,7 +340,7 @@ def _item_measures(items: list[Facts]) -> dict[str, Any]:
 
 
 def _case_measures(cases: list[Facts]) -> dict[str, Any]:
-    closed = [facts for facts in cases if facts["status"] in CLOSED]
+    closed = [facts for facts in cases if facts["status"] in contract.CONCLUDED_STATUSES]
     with_deadline = [facts for facts in closed if facts["due_at"]]
     return {
         "cases": len(cases),

@@ -24,6 +24,7 @@ from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Request, Response
 
 from services.gateway import doors
+from shared import correlation, metrics
 from shared.inputs import MalformedJsonError, UnstorableError, check_storable, text_problem
 from shared.inputs import loads as load_json
 
@@ -247,6 +248,7 @@ class RouteDoc:
 
 
 ROUTES: list[RouteDoc] = []
+CORRELATION_ENVIRON = "onetrip.correlation_id"
 EXPECTED = (ApiError, ValidationError, RemoteError, HTTPException)
 
 
@@ -286,13 +288,28 @@ class ProblemWsgiApp(WsgiApp):  # type: ignore[misc]
         except HTTPException as exc:
             return routing_problem(exc, request)
         request.path_values = values  # type: ignore[attr-defined]
-        response: Response = provider.handle_request(request)
+        followed = correlation.of_headers(request.headers)
+        environ[CORRELATION_ENVIRON] = followed
+        with correlation.bound(followed), metrics.timed(
+            metrics.HTTP_SECONDS, method=request.method, route=provider.url, status="500"
+        ) as seen:
+            response: Response = provider.handle_request(request)
+            seen["status"] = str(response.status_code)
+        response.headers[correlation.HEADER] = followed
         return response
 
 
 class ProblemWebServer(WebServer):  # type: ignore[misc]
     def get_wsgi_app(self) -> ProblemWsgiApp:
         return ProblemWsgiApp(self)
+
+    def context_data_from_headers(self, request: Request) -> dict[str, Any]:
+        """The worker (and every RPC call it makes) follows the request's correlation id."""
+        context: dict[str, Any] = super().context_data_from_headers(request)
+        followed = request.environ.get(CORRELATION_ENVIRON)
+        if followed:
+            context[correlation.CONTEXT_KEY] = followed
+        return context
 
     def get_wsgi_server(
         self, sock: Any, wsgi_app: Any, protocol: Any = None, debug: bool = False

@@ -25,8 +25,12 @@ from services.gateway.models import (
 )
 from services.gateway.supervision_routes import SupervisionRoutes
 from services.gateway.web.pages import PageRoutes
+from shared import asyncapi, metrics
+from shared.asyncapi import broker_address
 from shared.caller import SignedRpcProxy
+from shared.config import env
 from shared.departments import DEPARTMENTS
+from shared.dependencies import Correlated
 from shared.errors import NotFoundError
 from shared.rpc import rpc
 
@@ -44,6 +48,7 @@ class GatewayService(CatalogueRoutes, CaseRoutes, PageRoutes, SupervisionRoutes)
     identity: Identity = IdentityStore()  # type: ignore[assignment]
     files: FileStore = Files()  # type: ignore[assignment]
     idempotency: IdempotentCommands = Idempotency()  # type: ignore[assignment]
+    correlated = Correlated()
 
     @api("GET", "/healthz", summary="各服务是否在总线上应答(全部应答为 200,否则 503)",
          response=Health, answers={503: Health}, public=True, tags=["health"])
@@ -77,6 +82,16 @@ class GatewayService(CatalogueRoutes, CaseRoutes, PageRoutes, SupervisionRoutes)
     @api("GET", "/api/v1/openapi.json", summary="本文档", public=True, tags=["meta"], asks=False)
     def openapi_document(self, request: Request) -> Response:
         return json_response(openapi.document())
+
+    @api("GET", "/metrics", summary="运行指标（Prometheus 文本格式）", public=True,
+         tags=["meta"], asks=False, content_type="text/plain")
+    def metrics_text(self, request: Request) -> Response:
+        return Response(metrics.exposition(), content_type=metrics.CONTENT_TYPE)
+
+    @api("GET", "/api/v1/asyncapi.json", summary="事件契约（AsyncAPI 3.0）：总线上发布的每个事件",
+         public=True, tags=["meta"], asks=False)
+    def asyncapi_document(self, request: Request) -> Response:
+        return json_response(asyncapi.document(broker_address(env("AMQP_URI"))))
 
     # -- Session -------------------------------------------------------------------
 

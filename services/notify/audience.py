@@ -9,15 +9,17 @@ from typing import Any
 from services.notify.directory import Contact, Directory
 from services.notify.messages import Templates
 from shared.contracts import IntegrationEvent
+from shared.contracts import approval as contract
 from shared.logs import mask
 
 log = logging.getLogger(__name__)
 
 Data = Mapping[str, Any]
-Rule = Callable[[Data, Directory], list[str]]
+CaseRule = Callable[[Any, Directory], list[str]]
+ItemRule = Callable[[Data, Directory], list[str]]
 
 # The final outcome reaches the applicant whatever the rate limits say.
-FINAL_OUTCOMES = frozenset({"case_approved", "case_rejected"})
+FINAL_OUTCOMES = frozenset({contract.CaseApproved.event_type, contract.CaseRejected.event_type})
 
 
 @dataclass(frozen=True)
@@ -31,46 +33,55 @@ class Delivery:
     final: bool
 
 
-def applicant(data: Data, directory: Directory) -> list[str]:
-    return [data["applicant"]]
+def applicant(event: contract.CaseEvent, directory: Directory) -> list[str]:
+    return [event.applicant]
 
 
 def approvers(department: str, directory: Directory) -> list[str]:
     return directory.department_members(department, "approver")
 
 
-def node_approvers(data: Data, directory: Directory) -> list[str]:
-    return approvers(data["department"], directory)
+def node_approvers(event: contract.NodeOpened | contract.NodeOverdue, directory: Directory) -> list[str]:
+    return approvers(event.department, directory)
 
 
-def urged_approvers(data: Data, directory: Directory) -> list[str]:
-    return [user for department in data["departments"] for user in approvers(department, directory)]
+def urged_approvers(event: contract.CaseUrged, directory: Directory) -> list[str]:
+    return [user for department in event.departments for user in approvers(department, directory)]
 
 
-def overdue_audience(data: Data, directory: Directory) -> list[str]:
-    return node_approvers(data, directory) + lead_head(data["lead_department"], directory)
-
-
-def lead_head(department: str, directory: Directory) -> list[str]:
-    return directory.department_members(department, "head") or approvers(department, directory)
+def overdue_audience(event: contract.NodeOverdue, directory: Directory) -> list[str]:
+    """The node's approvers, and the lead department's, who answer for the whole case."""
+    return node_approvers(event, directory) + approvers(event.lead_department, directory)
 
 
 def editors(data: Data, directory: Directory) -> list[str]:
     return directory.department_members(data["department"], "editor")
 
 
-RULES: dict[str, Rule] = {
-    "case_intake_rejected": applicant,
-    "case_returned": applicant,
-    "case_approved": applicant,
-    "case_rejected": applicant,
-    "case_withdrawn": applicant,
-    "node_opened": node_approvers,
-    "case_urged": urged_approvers,
-    "node_overdue": overdue_audience,
+CASE_RULES: dict[type[contract.CaseEvent], CaseRule] = {
+    contract.CaseIntakeRejected: applicant,
+    contract.CaseReturned: applicant,
+    contract.CaseApproved: applicant,
+    contract.CaseRejected: applicant,
+    contract.CaseWithdrawn: applicant,
+    contract.NodeOpened: node_approvers,
+    contract.CaseUrged: urged_approvers,
+    contract.NodeOverdue: overdue_audience,
+}
+CASE_EVENTS_UNHEARD = frozenset({
+    contract.CaseSubmitted,
+    contract.NodeDecided,
+    contract.NodeCancelled,
+    contract.CaseResubmitted,
+    contract.TripRecorded,
+    contract.CaseRated,
+})
+ITEM_RULES: dict[str, ItemRule] = {
     "item_returned": editors,
     "item_reviewed": editors,
 }
+HEARD = frozenset({event.event_type for event in CASE_RULES} | set(ITEM_RULES))
+"""The wire types of the events somebody hears about (each has its templates)."""
 
 
 def addresses(contact: Contact) -> list[tuple[str, str]]:
@@ -89,13 +100,22 @@ def message_context(event: IntegrationEvent) -> dict[str, Any]:
     return data
 
 
+def audience(event: IntegrationEvent, directory: Directory) -> list[str]:
+    """Who hears of an event: a case event's rule gets the typed contract event."""
+    case_event_class = contract.CASE_EVENTS.get(event.type)
+    if case_event_class is None:
+        item_rule = ITEM_RULES.get(event.type)
+        return [] if item_rule is None else item_rule(event.data, directory)
+    case_rule = CASE_RULES.get(case_event_class)
+    return [] if case_rule is None else case_rule(case_event_class.model_validate(event.data), directory)
+
+
 def plan(event: IntegrationEvent, directory: Directory, templates: Templates) -> list[Delivery]:
-    rule = RULES.get(event.type)
-    if rule is None:
+    if event.type not in HEARD:
         return []
     context = message_context(event)
     deliveries: list[Delivery] = []
-    for contact in _contacts(rule(event.data, directory), directory):
+    for contact in _contacts(audience(event, directory), directory):
         deliveries.extend(_deliveries_to(contact, event.type, context, templates))
     return deliveries
 

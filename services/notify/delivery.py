@@ -19,6 +19,7 @@ from services.notify.application import NotifyApplication, utcnow
 from services.notify.domain import Notification
 from services.notify.senders import DeliveryError, Outgoing, Sender
 from services.notify.worktable import Claim, SmsLimits, WorkTable
+from shared import metrics
 from shared.config import NotifySettings, fault
 from shared.logs import mask
 
@@ -120,6 +121,11 @@ class Dispatcher:
         if not notification.is_open:
             self.work.finish(notification.id, notification.status)
             return notification.status
+        outcome = self._deliver(notification, claim)
+        metrics.NOTIFICATIONS.labels(channel=notification.channel, outcome=outcome).inc()
+        return outcome
+
+    def _deliver(self, notification: Notification, claim: Claim) -> str:
         if claim.over_daily_limit:
             return self._give_up(notification, DAILY_LIMIT_REASON, attempts=0)
         try:

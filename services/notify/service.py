@@ -8,7 +8,7 @@ from nameko.extensions import DependencyProvider
 from pydantic import Field, TypeAdapter, ValidationError
 
 from services.notify.application import NotifyApplication, utcnow
-from services.notify.audience import RULES, plan
+from services.notify.audience import HEARD, plan
 from services.notify.delivery import Dispatcher, DispatchSettings, greenpool_mapper
 from services.notify.directory import CachedDirectory, ContactCache, RpcDirectory
 from services.notify.messages import Templates
@@ -107,7 +107,7 @@ class NotifyService(HealthCheckMixin):
         self._notify(event)
 
     def _notify(self, event: IntegrationEvent) -> None:
-        if event.type not in RULES or self.store.has_consumed(event.service, event.notification_id):
+        if event.type not in HEARD or self.store.has_consumed(event.service, event.notification_id):
             return
         directory = CachedDirectory(RpcDirectory(self.gateway), self.contacts)
         deliveries = plan(event, directory, self.delivery.templates)

@@ -8,10 +8,11 @@ departments concerned, because notify and audit consume them.
 """
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from shared.contracts.envelope import SCHEMA_VERSION
 from shared.inputs import Admitted, Day, WholeNumber, text_required_when
 
 Decision = Literal["approve", "return", "reject"]
@@ -21,6 +22,19 @@ CaseStatus = Literal[
 NodeState = Literal["waiting", "pending", "approved", "returned", "rejected", "cancelled"]
 StageState = Literal["waiting", "in_review", "approved", "returned", "rejected", "cancelled"]
 OnReturn = Literal["restart_stage", "returning_node_only"]
+
+OPEN_STATUSES: frozenset[str] = frozenset({"in_review", "returned", "intake_rejected"})
+CLOSED_STATUSES: frozenset[str] = frozenset({"approved", "rejected", "withdrawn"})
+"""A withdrawn case is closed too: nothing more happens to it, and it may be rated."""
+CONCLUDED_STATUSES: frozenset[str] = CLOSED_STATUSES - {"withdrawn"}
+"""Closed by the hall's decision (办结): the cases the supervision figures hold it to."""
+
+BAD_REVIEW_MAX_SCORE = 2
+"""A rating of this score or lower is a bad review (差评)."""
+
+
+def is_bad_review(score: int) -> bool:
+    return score <= BAD_REVIEW_MAX_SCORE
 
 Comment = Annotated[str, Field(max_length=2_000)]
 FileId = Annotated[str, Field(min_length=1, max_length=200)]
@@ -200,8 +214,14 @@ class TaskList(Response):
 # -- integration events (data of the envelope in shared.contracts.envelope) -----------
 
 
-class CaseEventData(BaseModel):
+class CaseEvent(BaseModel):
+    """One integration event of a case: its class is its meaning, ``event_type`` its wire
+    name (the envelope's ``type``) and its fields the envelope's ``data``."""
+
     model_config = ConfigDict(extra="forbid")
+
+    event_type: ClassVar[str]
+    schema_version: ClassVar[int] = SCHEMA_VERSION
 
     case_id: str
     item_id: str
@@ -249,7 +269,8 @@ class PinnedItem(BaseModel):
     flow: PinnedFlow
 
 
-class CaseSubmitted(CaseEventData):
+class CaseSubmitted(CaseEvent):
+    event_type = "case_submitted"
     item_version: int
     department: str = Field(description="主责单位")
     applicant_department: str | None
@@ -264,12 +285,14 @@ class CaseSubmitted(CaseEventData):
     due_at: AwareDatetime | None = Field(description="承诺办结时间；未通过受理时为空")
 
 
-class CaseIntakeRejected(CaseEventData):
+class CaseIntakeRejected(CaseEvent):
+    event_type = "case_intake_rejected"
     round: int
     missing_materials: list[str]
 
 
-class NodeOpened(CaseEventData):
+class NodeOpened(CaseEvent):
+    event_type = "node_opened"
     node_id: str
     department: str
     stage: str
@@ -280,7 +303,8 @@ class NodeOpened(CaseEventData):
     due_at: AwareDatetime
 
 
-class NodeDecided(CaseEventData):
+class NodeDecided(CaseEvent):
+    event_type = "node_decided"
     node_id: str
     department: str
     task_id: str | None
@@ -291,7 +315,8 @@ class NodeDecided(CaseEventData):
     decided_at: AwareDatetime
 
 
-class NodeCancelled(CaseEventData):
+class NodeCancelled(CaseEvent):
+    event_type = "node_cancelled"
     node_id: str
     department: str
     task_id: str | None
@@ -304,22 +329,24 @@ class ReturningComment(BaseModel):
     comment: str
 
 
-class CaseReturned(CaseEventData):
+class CaseReturned(CaseEvent):
+    event_type = "case_returned"
     stage: str
     stage_index: int
     round: int
     comments: list[ReturningComment]
 
 
-class CaseResubmitted(CaseEventData):
+class CaseResubmitted(CaseEvent):
+    event_type = "case_resubmitted"
     round: int
     form: dict[str, Any]
     materials: dict[str, str]
     due_at: AwareDatetime | None
 
 
-class CaseClosed(CaseEventData):
-    """``case_approved``, ``case_rejected`` and ``case_withdrawn``."""
+class CaseClosed(CaseEvent):
+    """What ``case_approved``, ``case_rejected`` and ``case_withdrawn`` each carry."""
 
     item_version: int
     round: int
@@ -328,12 +355,26 @@ class CaseClosed(CaseEventData):
     trips_promised: int
 
 
-class CaseUrged(CaseEventData):
+class CaseApproved(CaseClosed):
+    event_type = "case_approved"
+
+
+class CaseRejected(CaseClosed):
+    event_type = "case_rejected"
+
+
+class CaseWithdrawn(CaseClosed):
+    event_type = "case_withdrawn"
+
+
+class CaseUrged(CaseEvent):
+    event_type = "case_urged"
     node_ids: list[str]
     urged_at: AwareDatetime
 
 
-class TripRecorded(CaseEventData):
+class TripRecorded(CaseEvent):
+    event_type = "trip_recorded"
     purpose: str
     recorded_by: str
     department: str = Field(description="登记人所在部门")
@@ -341,32 +382,62 @@ class TripRecorded(CaseEventData):
     trips_promised: int
 
 
-class NodeOverdue(CaseEventData):
+class NodeOverdue(CaseEvent):
+    event_type = "node_overdue"
     node_id: str
     department: str
     task_id: str | None
     due_at: AwareDatetime
 
 
-class CaseRated(CaseEventData):
+class CaseRated(CaseEvent):
+    event_type = "case_rated"
     score: int
     comment: str
     bad_review: bool = Field(description="1、2 分为差评")
 
 
-CASE_EVENT_DATA: dict[str, type[CaseEventData]] = {
-    "case_submitted": CaseSubmitted,
-    "case_intake_rejected": CaseIntakeRejected,
-    "node_opened": NodeOpened,
-    "node_decided": NodeDecided,
-    "node_cancelled": NodeCancelled,
-    "case_returned": CaseReturned,
-    "case_resubmitted": CaseResubmitted,
-    "case_approved": CaseClosed,
-    "case_rejected": CaseClosed,
-    "case_withdrawn": CaseClosed,
-    "case_urged": CaseUrged,
-    "trip_recorded": TripRecorded,
-    "node_overdue": NodeOverdue,
-    "case_rated": CaseRated,
+CASE_EVENTS: dict[str, type[CaseEvent]] = {
+    event.event_type: event
+    for event in (
+        CaseSubmitted,
+        CaseIntakeRejected,
+        NodeOpened,
+        NodeDecided,
+        NodeCancelled,
+        CaseReturned,
+        CaseResubmitted,
+        CaseApproved,
+        CaseRejected,
+        CaseWithdrawn,
+        CaseUrged,
+        TripRecorded,
+        NodeOverdue,
+        CaseRated,
+    )
 }
+"""Every integration event of a case, by wire name: the one list of the case vocabulary."""
+
+
+STATUS_AFTER: dict[type[CaseEvent], CaseStatus] = {
+    CaseSubmitted: "in_review",
+    CaseIntakeRejected: "intake_rejected",
+    CaseReturned: "returned",
+    CaseResubmitted: "in_review",
+    CaseApproved: "approved",
+    CaseRejected: "rejected",
+    CaseWithdrawn: "withdrawn",
+}
+"""The status a case has right after each event that changes it."""
+
+
+class UnknownCaseEventError(ValueError):
+    pass
+
+
+def case_event(event_type: str, data: Any) -> CaseEvent:
+    """The typed event a wire ``type`` and ``data`` stand for."""
+    model = CASE_EVENTS.get(event_type)
+    if model is None:
+        raise UnknownCaseEventError(f"not a case event: {event_type}")
+    return model.model_validate(data)

@@ -93,13 +93,16 @@ class Target(Request):
 class Contact(Request):
     department: Department
     name: Annotated[str, Field(min_length=1, max_length=50)]
-    phone: Annotated[str, Field(min_length=3, max_length=40, pattern=r"^[0-9+()\- ]+$")]
+    phone: Annotated[
+        str,
+        Field(min_length=3, max_length=40, pattern=r"^[0-9+()\- ]+$", examples=["010-82317114"]),
+    ]
 
     _known = field_validator("department")(known_department)
 
 
 class Node(Request):
-    node_id: Annotated[str, Field(pattern=NODE_ID_PATTERN)] | None = Field(
+    node_id: Annotated[str, Field(pattern=NODE_ID_PATTERN, examples=["s1-gzc"])] | None = Field(
         default=None, description="节点编号，在整个流程内唯一；不填则按阶段和部门生成"
     )
     department: Department

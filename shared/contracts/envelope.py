@@ -21,7 +21,8 @@ def event_id_for(service: str, aggregate_id: str, aggregate_version: int) -> uui
 
 
 class IntegrationEvent(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # A reader ignores fields it does not know: a field added to the envelope is no break.
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     event_id: uuid.UUID
     type: str = Field(min_length=1, max_length=100, pattern=r"^[a-z][a-z0-9_]*$")
@@ -33,6 +34,10 @@ class IntegrationEvent(BaseModel):
     notification_id: int = Field(ge=1)
     actor: str | None = None
     data: dict[str, Any]
+    correlation_id: str | None = Field(
+        default=None, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{7,63}$",
+        description="引起本事件的请求的关联编号（跨服务追踪同一办件的处理过程）",
+    )
 
     @classmethod
     def build(
@@ -46,11 +51,13 @@ class IntegrationEvent(BaseModel):
         occurred_at: datetime,
         actor: str | None,
         data: dict[str, Any],
+        correlation_id: str | None = None,
+        schema_version: int = SCHEMA_VERSION,
     ) -> IntegrationEvent:
         return cls(
             event_id=event_id_for(service, aggregate_id, aggregate_version),
             type=type,
-            schema_version=SCHEMA_VERSION,
+            schema_version=schema_version,
             occurred_at=occurred_at,
             service=service,
             aggregate_id=aggregate_id,
@@ -58,6 +65,7 @@ class IntegrationEvent(BaseModel):
             notification_id=notification_id,
             actor=actor,
             data=data,
+            correlation_id=correlation_id,
         )
 
     def to_wire(self) -> dict[str, Any]:

@@ -6,14 +6,19 @@ as it stood at the return, verifies the ledger and holds 国资处 to account.
 """
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from tests.support.gateway import Api, start_gateway
+from tests.support.bus_tap import BusTap
+from tests.support.contract import problems
+from tests.support.gateway import Api, free_port, start_gateway
 from tests.support.hall import ITEM, PARALLEL, PDF, PNG, upload
+from tests.support.metrics import labelled, scrape, total
 from tests.support.notify import (
     TEACHER1_PHONE,
     Mailbox,
@@ -26,20 +31,36 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def everything(processes: ProcessGroup, notify_env: dict[str, str]) -> Api:
-    processes.start("catalogue").wait_for_queue("rpc-catalogue")
-    processes.start("approval").wait_for_queue("rpc-approval")
-    processes.start("audit").wait_for_queue("rpc-audit")
-    gateway, api = start_gateway(processes)
+def metrics_ports() -> dict[str, int]:
+    """Where each service serves its metrics (ONETRIP_METRICS_PORT); the gateway's are at
+    GET /metrics."""
+    return {service: free_port() for service in ("catalogue", "approval", "audit", "notify")}
+
+
+@pytest.fixture
+def everything(
+    processes: ProcessGroup, notify_env: dict[str, str], metrics_ports: dict[str, int]
+) -> Api:
+    def watched(service: str) -> dict[str, str]:
+        # as operators run it: JSON log lines, metrics on a port of its own
+        return {"ONETRIP_METRICS_PORT": str(metrics_ports[service]), "ONETRIP_LOG_FORMAT": "json"}
+
+    processes.start("catalogue", **watched("catalogue")).wait_for_queue("rpc-catalogue")
+    processes.start("approval", **watched("approval")).wait_for_queue("rpc-approval")
+    processes.start("audit", **watched("audit")).wait_for_queue("rpc-audit")
+    gateway, api = start_gateway(processes, ONETRIP_LOG_FORMAT="json")
     gateway.wait_for_queue("rpc-gateway")
-    start_notify(processes)
+    start_notify(processes, **watched("notify"))
     return api
 
 
-def apply_when_item_known(teacher: Api, body: dict[str, Any]) -> dict[str, Any]:
+def apply_when_item_known(
+    teacher: Api, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> dict[str, Any]:
     def submitted() -> dict[str, Any]:
-        reply = teacher.post("/api/v1/cases", json=body)
+        reply = teacher.post("/api/v1/cases", json=body, headers=headers)
         assert reply.status_code == 201, reply.text  # 422 until approval learnt the item
+        assert headers is None or reply.headers["X-Request-Id"] == TRACE
         return dict(reply.json())
 
     return dict(eventually(submitted, timeout=30, interval=0.5))
@@ -58,14 +79,26 @@ def texts(user: Api, channel: str) -> list[str]:
             if n["channel"] == channel]
 
 
-def test_one_trip_from_application_to_accountability(everything: Api, sms: SmsGateway) -> None:
+@pytest.fixture
+def bus_tap(everything: Api, service_env: dict[str, str]) -> Iterator[BusTap]:
+    tap = BusTap(service_env["AMQP_URI"])
+    yield tap
+    tap.close()
+
+
+def test_one_trip_from_application_to_accountability(
+    everything: Api, sms: SmsGateway, bus_tap: BusTap, metrics_ports: dict[str, int],
+    processes: ProcessGroup,
+) -> None:
     hall = everything
+    watch = Figures(hall, metrics_ports)
     teacher, office = hall.as_user("teacher1"), hall.as_user("discipline")
     approvers = {code: hall.as_user(code) for code in PARALLEL + ["cwc"]}
-    # Given 李老师 applies with the design drawing missing
+    # Given 李老师 applies with the design drawing missing (her request followed by a trace id)
     before = upload(teacher, "改造前结构图.png", PNG)
     case = apply_when_item_known(teacher, {"item_id": ITEM, "form": {"房间": "航空楼 301"},
-                                           "materials": {"改造前结构图": before}})
+                                           "materials": {"改造前结构图": before}},
+                                 headers={"traceparent": f"00-{TRACE}-00f067aa0ba902b7-01"})
     case_id = case["case_id"]
     assert case["missing_materials"] == ["本次结构设计图"]
     # Then she is told at once, in one message, what is missing
@@ -128,6 +161,58 @@ def test_one_trip_from_application_to_accountability(everything: Api, sms: SmsGa
     assert report.status_code == 200 and report.content.startswith(b"PK")
     # And nobody else may replay cases
     assert teacher.get(f"/api/v1/audit/cases/{case_id}").status_code == 403
+    # And every event another campus system saw on the bus matches the published contract
+    eventually(lambda: "experience_check_recorded" in bus_tap.types(), timeout=30)
+    contract = hall.get("/api/v1/asyncapi.json").json()
+    seen = list(bus_tap.events)
+    assert {"case_submitted", "node_decided", "case_returned", "case_approved", "trip_recorded",
+            "case_rated", "rectification_opened"} <= {event["type"] for event in seen}
+    assert [problem for event in seen for problem in problems(contract, event)] == []
+    # And her request's trace id travelled through the RPC into the events it caused, and into
+    # the approval service's JSON log lines
+    caused = [e for e in seen if e.get("correlation_id") == TRACE]
+    assert [e["type"] for e in caused][:2] == ["case_submitted", "case_intake_rejected"]
+    assert all(e["aggregate_id"] == caused[0]["aggregate_id"] for e in caused)
+    approval_log = next(p for p in processes.processes if p.label == "approval").log()
+    lines = [json.loads(line) for line in approval_log.splitlines() if line.startswith("{")]
+    assert lines and all({"at", "level", "logger", "message"} <= set(line) for line in lines)
+    # And what operators watch moved with the story
+    watch.assert_moved()
+
+
+TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+class Figures:
+    """The metrics every process serves, scraped before and after the story."""
+
+    def __init__(self, hall: Api, ports: dict[str, int]) -> None:
+        self.urls = {"gateway": hall.base_url + "/metrics",
+                     **{s: f"http://127.0.0.1:{port}/metrics" for s, port in ports.items()}}
+        self.before = {service: scrape(url) for service, url in self.urls.items()}
+
+    def assert_moved(self) -> None:
+        now = {service: scrape(url) for service, url in self.urls.items()}
+        gained = {service: (now[service], self.before[service]) for service in now}
+
+        def rose(service: str, name: str, **labels: str) -> float:
+            after, before = gained[service]
+            return total(after, name, **labels) - total(before, name, **labels)
+
+        assert rose("gateway", "onetrip_http_request_seconds_count",
+                    route="/api/v1/cases", method="POST", status="201") >= 1
+        assert rose("approval", "onetrip_rpc_seconds_count", method="submit_case", outcome="ok") >= 1
+        assert rose("approval", "onetrip_events_published_total", type="case_approved") == 1
+        assert rose("audit", "onetrip_events_consumed_total", outcome="applied") >= 20
+        assert rose("notify", "onetrip_notifications_total", channel="sms", outcome="sent") >= 3
+        for service in ("approval", "audit", "notify", "catalogue"):
+            lag = labelled(now[service], "onetrip_relay_lag")
+            assert lag, f"{service} shows no relay lag"
+            queues = {found["queue"] for found in labelled(now[service], "onetrip_queue_messages")}
+            assert {f"rpc-{service}", "onetrip.dead-letter"} <= queues, queues
+        office_verified = total(now["audit"], "onetrip_ledger_intact")
+        assert office_verified == 1.0
+        assert total(now["audit"], "onetrip_ledger_missing") == 0.0
 
 
 def _replayed(office: Api, case_id: str, as_of: str | None, status: str | None = None) -> dict[str, Any]:

@@ -25,15 +25,19 @@ from services.gateway.http import (
 from services.gateway.web.approver import may_record_trip
 from services.gateway.web.core import CSRF_HEADER, api_request, json_endpoint, page
 from services.gateway.web.timeline import timeline_of
-from shared.contracts.approval import CaseSubmission, RatingRequest, Resubmission
+from shared.contracts.approval import (
+    CLOSED_STATUSES,
+    OPEN_STATUSES,
+    CaseSubmission,
+    RatingRequest,
+    Resubmission,
+)
 
 log = logging.getLogger(__name__)
 CASES_PER_PAGE = 20
 MATERIAL_FILES = 10  # files one apply form may carry when the page's script is not running
 
 UNAVAILABLE = (ApiError, RemoteError, MethodNotFound)
-OPEN = ("in_review", "returned", "intake_rejected")
-CLOSED = ("approved", "rejected", "withdrawn")
 
 
 def form_answers(request: Request, materials: list[dict[str, Any]]) -> dict[str, str]:
@@ -166,8 +170,8 @@ class ApplicantPages:
             mine=case["applicant"] == user.username,
             my_nodes=self._decidable_nodes(case, user),
             may_record_trip=may_record_trip(case, user),
-            open_statuses=OPEN,
-            closed_statuses=CLOSED,
+            open_statuses=OPEN_STATUSES,
+            closed_statuses=CLOSED_STATUSES,
         )
 
     def _decidable_nodes(self, case: dict[str, Any], user: User) -> dict[str, str]:

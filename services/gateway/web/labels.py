@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from shared.contracts import approval as contract
 from shared.departments import DEPARTMENTS, department_name
 
 __all__ = ["DEPARTMENTS", "department_name"]
@@ -59,21 +61,21 @@ SERVICES = {
 }
 SEND_STATUS = {"pending": "待发送", "sent": "已发送", "failed": "发送失败"}
 
-EVENTS = {
-    "case_submitted": "提交申请",
-    "case_intake_rejected": "材料不全,未予受理",
-    "node_opened": "开始审批",
-    "node_decided": "作出审批决定",
-    "node_cancelled": "审批节点取消",
-    "case_returned": "退回申请人补正",
-    "case_resubmitted": "补正后重新提交",
-    "case_approved": "办结:审批通过",
-    "case_rejected": "办结:不予通过",
-    "case_withdrawn": "申请人撤回",
-    "case_urged": "申请人催办",
-    "trip_recorded": "登记一次现场跑动",
-    "node_overdue": "审批超期",
-    "case_rated": "申请人评价",
+EVENTS: dict[type[contract.CaseEvent], str] = {
+    contract.CaseSubmitted: "提交申请",
+    contract.CaseIntakeRejected: "材料不全,未予受理",
+    contract.NodeOpened: "开始审批",
+    contract.NodeDecided: "作出审批决定",
+    contract.NodeCancelled: "审批节点取消",
+    contract.CaseReturned: "退回申请人补正",
+    contract.CaseResubmitted: "补正后重新提交",
+    contract.CaseApproved: "办结:审批通过",
+    contract.CaseRejected: "办结:不予通过",
+    contract.CaseWithdrawn: "申请人撤回",
+    contract.CaseUrged: "申请人催办",
+    contract.TripRecorded: "登记一次现场跑动",
+    contract.NodeOverdue: "审批超期",
+    contract.CaseRated: "申请人评价",
 }
 
 PYDANTIC_MESSAGES = {
@@ -145,17 +147,37 @@ def _field_word(part: str) -> str:
 
 def event_line(event: dict[str, Any]) -> str:
     """What happened at one step of a case, in words."""
-    data = event.get("data") or {}
-    text = EVENTS.get(str(event.get("type")), str(event.get("type")))
-    department = data.get("department")
-    if event.get("type") == "node_decided":
-        decision = DECISION.get(data.get("decision", ""), data.get("decision", ""))
-        return f"{department_name(department)}:{decision}"
-    if event.get("type") in ("node_opened", "node_cancelled", "node_overdue") and department:
-        return f"{department_name(department)}:{text}"
-    if event.get("type") == "case_intake_rejected":
-        return f"{text}(缺:{'、'.join(data.get('missing_materials') or [])})"
-    return text
+    event_class = contract.CASE_EVENTS.get(str(event.get("type")))
+    if event_class is None:
+        return str(event.get("type"))
+    case_event = event_class.model_validate(event.get("data"))
+    return LINES.get(event_class, _named)(case_event)
+
+
+def _named(event: contract.CaseEvent) -> str:
+    return EVENTS[type(event)]
+
+
+def _at_node(event: contract.NodeOpened | contract.NodeCancelled | contract.NodeOverdue) -> str:
+    return f"{department_name(event.department)}:{_named(event)}"
+
+
+def _decided(event: contract.NodeDecided) -> str:
+    return f"{department_name(event.department)}:{DECISION[event.decision]}"
+
+
+def _intake_rejected(event: contract.CaseIntakeRejected) -> str:
+    return f"{_named(event)}(缺:{'、'.join(event.missing_materials)})"
+
+
+LINES: dict[type[contract.CaseEvent], Callable[[Any], str]] = {
+    contract.NodeDecided: _decided,
+    contract.NodeOpened: _at_node,
+    contract.NodeCancelled: _at_node,
+    contract.NodeOverdue: _at_node,
+    contract.CaseIntakeRejected: _intake_rejected,
+}
+"""The events told with more than their name; every case event has a name in ``EVENTS``."""
 
 
 RECTIFICATION = {

@@ -104,6 +104,13 @@ def decide(
     )
 
 
+def returned_by_bwc(app: ApprovalApplication, clock: Clock) -> dict[str, Any]:
+    case = submit_complete(app, clock)
+    for department in ["gzc", "jjc", "xxh", "hq", "bmc"]:
+        case = decide(app, clock, case, department)
+    return decide(app, clock, case, "bwc", "return", "请补充消防通道示意图")
+
+
 def pending(case: dict[str, Any]) -> list[str]:
     return [node["node_id"] for node in nodes(case) if node["state"] == "pending"]
 

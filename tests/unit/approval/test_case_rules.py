@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import threading
 from datetime import date
-from typing import Any
 
 import pytest
 
@@ -24,15 +23,9 @@ from tests.unit.approval.support import (
     pending,
     published,
     renovation_item,
+    returned_by_bwc,
     submit_complete,
 )
-
-
-def returned_by_bwc(app: ApprovalApplication, clock: Clock) -> dict[str, Any]:
-    case = submit_complete(app, clock)
-    for department in ["gzc", "jjc", "xxh", "hq", "bmc"]:
-        case = decide(app, clock, case, department)
-    return decide(app, clock, case, "bwc", "return", "请补充消防通道示意图")
 
 
 def test_intake_names_every_missing_material_at_once(

@@ -8,7 +8,7 @@ import pytest
 
 from services.approval.application import ApprovalApplication
 from shared import casefold
-from shared.contracts.approval import CASE_EVENT_DATA, Case
+from shared.contracts.approval import CASE_EVENTS, Case, NodeOpened
 from tests.unit.approval.support import (
     BEFORE_DRAWING,
     FORM,
@@ -17,6 +17,7 @@ from tests.unit.approval.support import (
     Clock,
     decide,
     published,
+    returned_by_bwc,
     submit_complete,
 )
 
@@ -97,11 +98,11 @@ def test_every_published_event_matches_its_contract_and_names_whom_it_concerns(
     # When its published events are read off the outbox
     events = published(app, case["case_id"])
     # Then each validates against its payload model and names case, item, applicant, departments
-    assert {event["type"] for event in events} == set(CASE_EVENT_DATA) - {
+    assert {event["type"] for event in events} == set(CASE_EVENTS) - {
         "case_rejected", "case_withdrawn", "node_cancelled"
     }
     for event in events:
-        CASE_EVENT_DATA[event["type"]].model_validate(event["data"])
+        CASE_EVENTS[event["type"]].model_validate(event["data"])
         assert event["data"]["item_id"] == "gongfang-zhuangxiu"
         assert event["data"]["applicant"] == "teacher1"
         assert event["data"]["departments"]
@@ -113,10 +114,7 @@ def test_replay_as_of_a_moment_between_the_return_and_the_resubmission_shows_it_
     app: ApprovalApplication, clock: Clock
 ) -> None:
     # Given a case returned by 保卫处 and resubmitted the next day
-    case = submit_complete(app, clock)
-    for department in ["gzc", "jjc", "xxh", "hq", "bmc"]:
-        case = decide(app, clock, case, department)
-    case = decide(app, clock, case, "bwc", "return", "请补充消防通道示意图")
+    case = returned_by_bwc(app, clock)
     returned_at = clock.now()
     clock.advance(days=1)
     app.resubmit(case["case_id"], actor="teacher1", form=None, materials=None,
@@ -147,6 +145,14 @@ def test_a_stray_event_is_refused() -> None:
     # Given an event of another service
     # When it is applied / Then the fold refuses it rather than guess
     with pytest.raises(casefold.UnknownCaseEventError):
-        casefold.apply(None, "item_published", {"item_id": "x"}, "2026-11-27T09:00:00+08:00", "x")
+        casefold.fold([{"type": "item_published", "data": {"item_id": "x"}, "actor": "x"}])
+    # And a case event that cannot start a case is refused as the first
+    opened = NodeOpened(
+        case_id="c-1", item_id="gongfang-zhuangxiu", item_name="公房装修改造申请",
+        applicant="teacher1", lead_department="gzc", departments=["gzc"],
+        at="2026-11-27T09:00:00+08:00", node_id="s1-gzc", department="gzc", stage="部门审核",
+        stage_index=0, task_id="c-1.s1-gzc.1", round=1, opened_at="2026-11-27T09:00:00+08:00",
+        due_at="2026-11-29T09:00:00+08:00",
+    )
     with pytest.raises(casefold.UnknownCaseEventError):
-        casefold.apply(None, "node_opened", {"node_id": "gzc"}, "2026-11-27T09:00:00+08:00", "gzc")
+        casefold.apply(None, opened, "gzc")

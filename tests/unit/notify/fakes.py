@@ -28,15 +28,12 @@ ITEM = {"item_id": "gongfang-zhuangxiu", "item_name": "公房装修改造申请"
 
 
 class FakeDirectory:
-    def __init__(self, emails: dict[str, str] | None = None, heads: dict[str, str] | None = None):
+    def __init__(self, emails: dict[str, str] | None = None):
         self.roles = {username: set(roles.split(",")) for username, *_, roles, _ in DEMO}
         self.contacts = {
             username: Contact(username, name, department, phone, (emails or {}).get(username))
             for username, name, department, _, phone in DEMO
         }
-        for department, username in (heads or {}).items():
-            self.contacts[username] = Contact(username, f"{department}负责人", department, None, None)
-            self.roles[username] = {"head"}
         self.asked: list[tuple[str, ...]] = []
 
     def contact(self, username: str) -> Contact | None:
@@ -98,9 +95,18 @@ EXAMPLES: dict[str, dict[str, Any]] = {
             {"node_id": "s1-hq", "department": "hq", "comment": "施工时间请避开教学时段"},
         ],
     },
-    "case_approved": {"item_version": 1, "round": 2, "closed_at": "2026-12-04T10:00:00+08:00"},
-    "case_rejected": {"item_version": 1, "round": 1, "closed_at": "2026-12-04T10:00:00+08:00"},
-    "case_withdrawn": {"item_version": 1, "round": 1, "closed_at": "2026-12-04T10:00:00+08:00"},
+    "case_approved": {
+        "item_version": 1, "round": 2, "closed_at": "2026-12-04T10:00:00+08:00",
+        "trip_count": 0, "trips_promised": 0,
+    },
+    "case_rejected": {
+        "item_version": 1, "round": 1, "closed_at": "2026-12-04T10:00:00+08:00",
+        "trip_count": 0, "trips_promised": 0,
+    },
+    "case_withdrawn": {
+        "item_version": 1, "round": 1, "closed_at": "2026-12-04T10:00:00+08:00",
+        "trip_count": 0, "trips_promised": 0,
+    },
     "node_opened": {
         "node_id": "s1-jjc",
         "department": "jjc",

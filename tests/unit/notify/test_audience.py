@@ -77,16 +77,7 @@ def test_urging_reaches_the_approvers_of_every_urged_node() -> None:
     assert all("催办" in d.text for d in deliveries)
 
 
-def test_overdue_reaches_the_approvers_and_the_lead_departments_head() -> None:
-    # Given 国资处 (lead) has a head account
-    directory = FakeDirectory(heads={"gzc": "gzc-head"})
-    # When 保卫处's node goes overdue
-    deliveries = plan(case_event("node_overdue", **EXAMPLES["node_overdue"]), directory, TEMPLATES)
-    # Then 保卫处's approver and 国资处's head hear, not 国资处's approver
-    assert {d.recipient for d in deliveries} == {"bwc", "gzc-head"}
-
-
-def test_overdue_falls_back_to_the_lead_departments_approvers_without_a_head() -> None:
+def test_overdue_reaches_the_nodes_and_the_lead_departments_approvers() -> None:
     deliveries = plan(case_event("node_overdue", **EXAMPLES["node_overdue"]), FakeDirectory(), TEMPLATES)
     assert {d.recipient for d in deliveries} == {"bwc", "gzc"}
     assert all("超过时限" in d.text for d in deliveries)

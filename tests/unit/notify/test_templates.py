@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from services.notify.audience import RULES
+from services.notify.audience import HEARD
 from services.notify.directory import Contact
 from services.notify.messages import (
     SMS_MAX_SEGMENTS,
@@ -31,7 +31,7 @@ def context(kind: str) -> dict:
     return {**base, **EXAMPLES[kind]}
 
 
-@pytest.mark.parametrize("kind", sorted(RULES))
+@pytest.mark.parametrize("kind", sorted(HEARD))
 @pytest.mark.parametrize("channel", ["sms", "email", "inbox"])
 def test_every_kind_has_a_chinese_template_per_channel(kind: str, channel: str) -> None:
     rendered = Templates(override_dir="").render(kind, channel, context(kind))
@@ -41,7 +41,7 @@ def test_every_kind_has_a_chinese_template_per_channel(kind: str, channel: str) 
         assert rendered.subject and "\n" not in rendered.subject
 
 
-@pytest.mark.parametrize("kind", sorted(RULES))
+@pytest.mark.parametrize("kind", sorted(HEARD))
 def test_each_sms_of_the_demo_fits_one_70_character_segment(kind: str) -> None:
     text = Templates(override_dir="").render(kind, "sms", context(kind)).text
     assert len(text) <= SMS_SINGLE, f"{kind}: {len(text)} characters: {text}"
