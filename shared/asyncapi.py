@@ -202,16 +202,14 @@ def _typed_example(schema: Mapping[str, Any], components: Mapping[str, Any]) -> 
         return [example_of(schema.get("items", {}), components) for _ in range(count)]
     if kind == "integer":
         return max(1, schema.get("minimum", 1))
-    if kind == "number":
-        return 1.0
-    if kind == "boolean":
-        return False
-    if kind == "null":
-        return None
-    if schema.get("format") == "date":
-        return EXAMPLE_MOMENT[:10]
-    if schema.get("format") == "date-time":
-        return EXAMPLE_MOMENT
-    if schema.get("format") == "uuid":
-        return "6a1d3f70-2b8e-5c41-9f0a-7e5d4c3b2a19"
-    return "示例"
+    if kind == "string":
+        return STRING_EXAMPLES.get(schema.get("format", ""), "示例")
+    return SCALAR_EXAMPLES.get(kind)
+
+
+STRING_EXAMPLES = {
+    "date": EXAMPLE_MOMENT[:10],
+    "date-time": EXAMPLE_MOMENT,
+    "uuid": "6a1d3f70-2b8e-5c41-9f0a-7e5d4c3b2a19",
+}
+SCALAR_EXAMPLES: dict[str, Any] = {"number": 1.0, "boolean": False, "null": None}

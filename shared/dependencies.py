@@ -70,3 +70,34 @@ class EventStore(Correlated, Generic[A]):
     def get_dependency(self, worker_ctx: Any) -> A:
         assert self.app is not None
         return self.app
+
+
+T = TypeVar("T")
+
+
+class Provided(DependencyProvider, Generic[T]):  # type: ignore[misc]
+    """A collaborator built once per container (``build``), handed to every worker, and
+    closed when the container stops or is killed (``close``)."""
+
+    def __init__(self) -> None:
+        self.value: T | None = None
+
+    def build(self) -> T:
+        raise NotImplementedError
+
+    def close(self, value: T) -> None:
+        pass
+
+    def setup(self) -> None:
+        self.value = self.build()
+
+    def stop(self) -> None:
+        if self.value is not None:
+            self.close(self.value)
+
+    def kill(self) -> None:
+        self.stop()
+
+    def get_dependency(self, worker_ctx: Any) -> T:
+        assert self.value is not None
+        return self.value

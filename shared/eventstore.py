@@ -39,10 +39,6 @@ class Publication(NamedTuple):
     schema_version: int = SCHEMA_VERSION
 
 
-class UnsupportedSchemaError(ValueError):
-    pass
-
-
 def application_env(schema: str, settings: Settings | None = None) -> dict[str, str]:
     settings = settings or Settings()
     db = settings.database
@@ -221,11 +217,8 @@ class ConsumingApplication(EventSourcedProjection[Any], OnetripApplication):
         "Seen already?" is asked only after a conflict: a round trip saved on every event,
         where duplicates are the exception.
         """
-        if event.schema_version != SCHEMA_VERSION:
-            raise UnsupportedSchemaError(
-                f"schema_version {event.schema_version} is not supported "
-                f"(this service reads version {SCHEMA_VERSION})"
-            )
+        # A later schema_version keeps every field of the earlier ones (docs/integration.md,
+        # "Versions"): this reader reads what it knows of it.
         tracking = Tracking(application_name=event.service, notification_id=event.notification_id)
         for attempt in range(CONSUME_ATTEMPTS):
             try:

@@ -28,7 +28,6 @@ from shared import correlation, metrics
 from shared.config import settings_of
 from shared.contracts import EVENT_DATA, IntegrationEvent
 from shared.contracts.manifest import Manifest
-from shared.eventstore import UnsupportedSchemaError
 from shared.inputs import UnstorableError, check_storable
 from shared.topology import EVENTS, MANIFESTS, Subscription
 
@@ -239,7 +238,7 @@ class IntegrationEventHandler(EventHandler):
             self._count("applied")
             return
         exc = exc_info[1]
-        if isinstance(exc, (PoisonMessageError, UnsupportedSchemaError, ValidationError)):
+        if isinstance(exc, (PoisonMessageError, ValidationError)):
             self.reject(message, f"{type(exc).__name__}: {exc}")
             return
         deliveries = int((message.headers or {}).get("x-delivery-count", 0) or 0)

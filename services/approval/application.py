@@ -19,9 +19,10 @@ from services.approval.case import Case
 from services.approval.delegating import DelegationDesk
 from services.approval.domain import Receipt, receipt_id, requested_case_id
 from services.approval.items import ItemLine
-from services.approval.rules import APPROVER, parse_task_id
+from services.approval.rules import parse_task_id
 from shared.errors import ConflictError, NotFoundError
 from shared.eventstore import retry_on_conflict
+from shared.roles import APPROVER
 from shared.workdays import WorkingCalendar
 
 T = TypeVar("T")

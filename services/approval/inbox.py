@@ -19,7 +19,6 @@ from psycopg import sql
 
 from services.approval.stored import recorded_case_event
 from shared.contracts import approval as contract
-from shared.eventstore import OnetripApplication
 from shared.followers import NotificationLogFollower, Position
 
 BATCH = 500
@@ -47,9 +46,6 @@ CREATE TABLE IF NOT EXISTS {schema}.case_files (
 class TaskInbox(NotificationLogFollower):
     position = Position(table="inbox_position", name="inbox")
     batch = BATCH
-
-    def __init__(self, app: OnetripApplication) -> None:
-        super().__init__(app)
 
     def create_tables(self) -> None:
         with self.tables.transaction(commit=True) as curs:
@@ -87,10 +83,12 @@ class TaskInbox(NotificationLogFollower):
 
     def apply(self, curs: Any, entries: Sequence[Any]) -> None:
         for domain_event in entries:
-            self._apply(curs, _case_event(domain_event))
+            recorded = recorded_case_event(domain_event)
+            self._apply(curs, None if recorded is None else recorded[0])
 
     def _case_event(self, notification: Any) -> contract.CaseEvent | None:
-        return _case_event(self.app.mapper.to_domain_event(notification))
+        recorded = recorded_case_event(self.app.mapper.to_domain_event(notification))
+        return None if recorded is None else recorded[0]
 
     def _apply(self, curs: Any, event: contract.CaseEvent | None) -> None:
         handler = None if event is None else self.HANDLERS.get(type(event))
@@ -249,8 +247,3 @@ def _task(row: dict[str, Any]) -> dict[str, Any]:
     task["created_at"] = _iso(row["created_at"])
     task["due_at"] = _iso(row["due_at"])
     return task
-
-
-def _case_event(domain_event: Any) -> contract.CaseEvent | None:
-    recorded = recorded_case_event(domain_event)
-    return None if recorded is None else recorded[0]

@@ -14,7 +14,6 @@ Node = dict[str, Any]
 Stage = dict[str, Any]
 
 DECISIONS = ("approve", "return", "reject")
-APPROVER = "approver"
 
 
 def missing_materials(

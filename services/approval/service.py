@@ -9,7 +9,6 @@ from pydantic import BaseModel, ValidationError
 
 from services.approval.application import ApprovalApplication
 from services.approval.inbox import TaskInbox
-from services.approval.rules import APPROVER
 from shared.caller import SignedRpcProxy
 from shared.config import Settings
 from shared.contracts import IntegrationEvent
@@ -25,12 +24,12 @@ from shared.contracts.approval import (
 from shared.dependencies import EventStore
 from shared.errors import ForbiddenError, InvalidError, NotFoundError
 from shared.messaging import integration_event_handler
+from shared.roles import APPROVER, SUPERVISOR, is_staff, may_delegate
 from shared.rpc import rpc
 from shared.service import HealthCheckMixin, ProcessSettings, every
 from shared.workdays import SHANGHAI
 
 M = TypeVar("M", bound=BaseModel)
-APPLICANT, SUPERVISOR = "applicant", "supervisor"
 
 
 def valid(model: type[M], data: Any) -> M:
@@ -42,13 +41,9 @@ def valid(model: type[M], data: Any) -> M:
         raise InvalidError(f"{field}: {first['msg']}") from exc
 
 
-def is_staff(actor: dict[str, Any]) -> bool:
-    return any(role != APPLICANT for role in actor.get("roles", []))
-
-
 def staff_department(actor: dict[str, Any]) -> str | None:
     """Only staff see cases through their department; an applicant sees their own."""
-    return actor.get("department") if is_staff(actor) else None
+    return actor.get("department") if is_staff(actor.get("roles", [])) else None
 
 
 class ApprovalStore(EventStore[ApprovalApplication]):
@@ -139,7 +134,7 @@ class ApprovalService(HealthCheckMixin):
     @rpc
     def record_trip(self, actor: dict[str, Any], case_id: str, trip: dict[str, Any]) -> dict[str, Any]:
         body = valid(TripRequest, trip)
-        if not is_staff(actor):
+        if not is_staff(actor.get("roles", [])):
             raise ForbiddenError("只有办理部门的工作人员可以登记跑动")
         self._visible_case(actor, case_id)
         return self._changed(lambda: self.store.record_trip(
@@ -211,7 +206,7 @@ class ApprovalService(HealthCheckMixin):
         """Only an approver delegates, and only to another approver of their own department
         (the gateway's directory says who that is)."""
         body = valid(DelegationRequest, request)
-        if APPROVER not in actor.get("roles", []):
+        if not may_delegate(actor.get("roles", [])):
             raise ForbiddenError("只有审批人可以委托")
         if body.delegate not in self.gateway.department_members(actor["department"], APPROVER):
             raise InvalidError(f"只能委托给本部门的其他审批人:{body.delegate} 不是本部门的审批人")

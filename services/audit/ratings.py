@@ -34,7 +34,7 @@ from services.audit.ledgerlog import integration_event
 from services.audit.replay import parse_moment
 from shared.config import Settings
 from shared.contracts import IntegrationEvent
-from shared.contracts.approval import BAD_REVIEW_MAX_SCORE
+from shared.contracts.approval import is_bad_review
 from shared.errors import InvalidError, NotFoundError
 from shared.eventstore import CONSUME_ATTEMPTS, OnetripApplication, Publication, retry_on_conflict
 from shared.followers import Tables
@@ -127,7 +127,7 @@ class Rectifications(Follower[Any], OnetripApplication):
 
     def policy(self, domain_event: Any, processing_event: ProcessingEvent[Any]) -> None:
         event: IntegrationEvent = domain_event
-        if event.type != "case_rated" or event.data.get("score", 5) > BAD_REVIEW_MAX_SCORE:
+        if event.type != "case_rated" or not is_bad_review(event.data.get("score", 5)):
             return
         if self._get_or_none(rectification_id(event.data["case_id"])) is None:
             processing_event.collect_events(self._opened(event))

@@ -37,16 +37,16 @@ from shared.errors import (
     OnetripError,
 )
 from shared.eventstore import OnetripApplication, Publication, retry_on_conflict
+from shared.roles import PUBLISHER, REVIEWER, STAFF_ROLES, SUPERVISOR
 
 T = TypeVar("T")
 
-STAFF_ROLES = frozenset({"editor", "approver", "reviewer", "publisher", "supervisor", "admin"})
-SEE_EVERY_DEPARTMENT = frozenset({"reviewer", "publisher", "supervisor"})
+SEE_EVERY_DEPARTMENT = frozenset({REVIEWER, PUBLISHER, SUPERVISOR})
 WORKING_STATUSES = frozenset({"draft", "returned", "submitted", "reviewed"})
 AWAITING: dict[str, frozenset[str]] = {
-    "reviewer": frozenset({"submitted"}),
-    "publisher": frozenset({"reviewed"}),
-    "supervisor": WORKING_STATUSES,
+    REVIEWER: frozenset({"submitted"}),
+    PUBLISHER: frozenset({"reviewed"}),
+    SUPERVISOR: WORKING_STATUSES,
 }
 
 

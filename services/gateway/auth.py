@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from services.gateway.application import IdentityApplication
 from services.gateway.domain import Account
-from services.gateway.http import ForbiddenError, UnauthorizedError
+from services.gateway.http import UnauthorizedError
 from services.gateway.passwords import verify_password
+from shared.errors import ForbiddenError
+from shared.roles import is_staff
 
 T = TypeVar("T")
-
-APPLICANT = "applicant"
-APPROVER = "approver"
-EDITOR = "editor"
-REVIEWER = "reviewer"
-PUBLISHER = "publisher"
-SUPERVISOR = "supervisor"
-ADMIN = "admin"
 
 
 @dataclass(frozen=True)
@@ -35,7 +30,7 @@ class User:
 
     @property
     def is_staff(self) -> bool:
-        return any(role != APPLICANT for role in self.roles)
+        return is_staff(self.roles)
 
     def has_any(self, *roles: str) -> bool:
         return any(role in self.roles for role in roles)
@@ -98,3 +93,29 @@ class LocalPasswordProvider:
             return None
         assert account is not None
         return User.of(account)
+
+
+Action = TypeVar("Action", bound=Callable[..., Any])
+
+
+def needs(*roles: str, staff: bool = False) -> Callable[[Action], Action]:
+    """Declares, once, who may take an action: its user needs one of ``roles`` (or any staff
+    role). The action checks it; a route may ask it early (``admitted``), before reading a body."""
+
+    def declare(action: Action) -> Action:
+        @functools.wraps(action)
+        def gated(desk: Any, user: User, *args: Any, **kwargs: Any) -> Any:
+            return action(desk, admitted(user, gated), *args, **kwargs)
+
+        gated.roles, gated.staff = roles, staff  # type: ignore[attr-defined]
+        return gated  # type: ignore[return-value]
+
+    return declare
+
+
+def admitted(user: User, action: Callable[..., Any]) -> User:
+    """``user``, when ``action`` (declared with ``needs``) is theirs to take; 403 otherwise."""
+    if getattr(action, "staff", False):
+        require_staff(user)
+    roles = getattr(action, "roles", ())
+    return require_roles(user, *roles) if roles else user

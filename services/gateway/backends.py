@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import eventlet
 from nameko.exceptions import UnknownService
@@ -11,7 +11,13 @@ from services.gateway.http import ServiceUnavailableError
 from shared.config import env
 
 
-def ask(proxy: Any, method: str, *args: Any, **kwargs: Any) -> Any:
+class Service(Protocol):
+    """A service on the bus (a nameko RPC proxy): any of its RPC methods, by name."""
+
+    def __getattr__(self, method: str) -> Any: ...
+
+
+def ask(proxy: Service, method: str, *args: Any, **kwargs: Any) -> Any:
     """``proxy.method(*args, **kwargs)`` over RPC, waiting at most ONETRIP_RPC_TIMEOUT seconds."""
     service = getattr(proxy, "service_name", "service")
     try:

@@ -8,7 +8,6 @@ from eventsourcing.domain import Aggregate, event
 
 ACCOUNT_NAMESPACE = uuid.UUID("0b7f8a52-3c1e-4f0e-9a55-6d2c1c3e9b41")
 
-ROLES = ("applicant", "approver", "editor", "reviewer", "publisher", "supervisor", "admin")
 
 
 def account_id(username: str) -> uuid.UUID:

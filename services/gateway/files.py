@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 import filetype
-from nameko.extensions import DependencyProvider
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from services.gateway.doors import upload_limit_bytes
-from shared.config import Settings, env
-from shared.eventstore import ensure_database, ensure_schema, schema_lock
+from services.gateway.tables import create_tables, gateway_pool
+from shared.config import env
+from shared.dependencies import Provided
 
 CHUNK = 64 * 1024
 PDF, PNG, JPEG, TEXT = "application/pdf", "image/png", "image/jpeg", "text/plain"
@@ -229,33 +229,15 @@ class FileStore:
             return handle.read()
 
 
-class Files(DependencyProvider):
-    def __init__(self) -> None:
-        self.store: FileStore | None = None
+class Files(Provided[FileStore]):
+    def build(self) -> FileStore:
+        pool = gateway_pool(min_size=1, max_size=int(env("ONETRIP_FILES_POOL_SIZE")))
+        store = FileStore(LocalDiskStorage(Path(env("ONETRIP_FILES_DIR"))), pool)
+        create_tables(store.create_table)
+        return store
 
-    def setup(self) -> None:
-        settings = Settings()
-        ensure_database(settings.database)
-        ensure_schema(settings.database, "gateway")
-        pool: ConnectionPool[Any] = ConnectionPool(
-            settings.database.conninfo(), min_size=1, max_size=int(env("ONETRIP_FILES_POOL_SIZE")),
-            open=True,
-            kwargs={"autocommit": True},
-        )
-        self.store = FileStore(LocalDiskStorage(Path(env("ONETRIP_FILES_DIR"))), pool)
-        with schema_lock(settings, "gateway"):
-            self.store.create_table()
-
-    def stop(self) -> None:
-        if self.store is not None:
-            self.store.pool.close()
-
-    def kill(self) -> None:
-        self.stop()
-
-    def get_dependency(self, worker_ctx: Any) -> FileStore:
-        assert self.store is not None
-        return self.store
+    def close(self, store: FileStore) -> None:
+        store.pool.close()
 
 
 __all__ = [

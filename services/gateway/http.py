@@ -25,6 +25,15 @@ from werkzeug.wrappers import Request, Response
 
 from services.gateway import doors
 from shared import correlation, metrics
+from shared.errors import (
+    ConflictError,
+    ForbiddenError,
+    InvalidError,
+    NotFoundError,
+    OnetripError,
+    RateLimitedError,
+    UntrustedCallerError,
+)
 from shared.inputs import MalformedJsonError, UnstorableError, check_storable, text_problem
 from shared.inputs import loads as load_json
 
@@ -39,6 +48,10 @@ class ApiError(Exception):
     status = 500
     title = "Internal Server Error"
 
+    def __init_subclass__(cls, status: int | None = None, title: str = "", **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.status, cls.title = status or cls.status, title or cls.title
+
     def __init__(
         self,
         detail: str,
@@ -51,57 +64,34 @@ class ApiError(Exception):
         self.headers = headers
 
 
-class BadRequestError(ApiError):
-    status, title = 400, "Bad Request"
+# What only HTTP can go wrong with: the request itself, or a service not answering in time.
+class BadRequestError(ApiError, status=400, title="Bad Request"): ...
+class UnauthorizedError(ApiError, status=401, title="Unauthorized"): ...
+class PayloadTooLargeError(ApiError, status=413, title="Payload Too Large"): ...
+class UnsupportedMediaTypeError(ApiError, status=415, title="Unsupported Media Type"): ...
+class UnprocessableError(ApiError, status=422, title="Unprocessable Content"): ...
+class ServiceUnavailableError(ApiError, status=503, title="Service Unavailable"): ...
 
 
-class UnauthorizedError(ApiError):
-    status, title = 401, "Unauthorized"
-
-
-class ForbiddenError(ApiError):
-    status, title = 403, "Forbidden"
-
-
-class NotFoundError(ApiError):
-    status, title = 404, "Not Found"
-
-
-class ConflictError(ApiError):
-    status, title = 409, "Conflict"
-
-
-class PayloadTooLargeError(ApiError):
-    status, title = 413, "Payload Too Large"
-
-
-class UnsupportedMediaTypeError(ApiError):
-    status, title = 415, "Unsupported Media Type"
-
-
-class UnprocessableError(ApiError):
-    status, title = 422, "Unprocessable Content"
-
-
-class RateLimitedError(ApiError):
-    status, title = 429, "Too Many Requests"
-
-
-class ServiceUnavailableError(ApiError):
-    status, title = 503, "Service Unavailable"
-
-
-# The one table from the services' domain errors (crossing RPC by name) to HTTP.
-REMOTE_ERRORS: dict[str, type[ApiError]] = {
-    "NotFoundError": NotFoundError,
-    "ForbiddenError": ForbiddenError,
-    "ConflictError": ConflictError,
-    "InvalidError": UnprocessableError,
-    "RateLimitedError": RateLimitedError,
-    # a service refused the gateway's caller assertion (bus keys differ, or a bug named
-    # someone other than the signed-in user)
-    "UntrustedCallerError": ForbiddenError,
+# The one table from the domain errors (raised here, or by a service and crossing RPC by
+# name) to HTTP: the nearest class of ``shared.errors`` decides.
+STATUSES: dict[type[OnetripError], tuple[int, str]] = {
+    NotFoundError: (404, "Not Found"),
+    ForbiddenError: (403, "Forbidden"),
+    ConflictError: (409, "Conflict"),
+    InvalidError: (422, "Unprocessable Content"),
+    RateLimitedError: (429, "Too Many Requests"),
 }
+
+
+def status_of(error: type[OnetripError]) -> tuple[int, str]:
+    return next((status for base, status in STATUSES.items() if issubclass(error, base)),
+                (500, "Internal Server Error"))
+
+
+# by name, as RPC carries them; UntrustedCallerError (a ForbiddenError) is a service refusing
+# the gateway's caller assertion: bus keys differ, or a bug named someone else than the user
+REMOTE_ERRORS = {error.__name__: status_of(error) for error in (*STATUSES, UntrustedCallerError)}
 
 
 def json_response(
@@ -152,11 +142,12 @@ def validation_errors(exc: ValidationError) -> list[dict[str, Any]]:
 def response_for(exc: BaseException) -> Response:
     if isinstance(exc, ApiError):
         return problem(exc.status, exc.title, exc.detail, exc.errors, exc.headers)
+    if isinstance(exc, OnetripError):
+        return problem(*status_of(type(exc)), exc.detail, headers=exc.headers)
     if isinstance(exc, ValidationError):
         return problem(422, "Unprocessable Content", "请求内容不符合要求", validation_errors(exc))
     if isinstance(exc, RemoteError) and exc.exc_type in REMOTE_ERRORS:
-        mapped = REMOTE_ERRORS[exc.exc_type]
-        return problem(mapped.status, mapped.title, str(exc.value))
+        return problem(*REMOTE_ERRORS[exc.exc_type], str(exc.value))
     if isinstance(exc, HTTPException):
         return problem(exc.code or 500, exc.name, exc.description or exc.name)
     log.exception("unhandled error in the gateway", exc_info=exc)
@@ -249,7 +240,7 @@ class RouteDoc:
 
 ROUTES: list[RouteDoc] = []
 CORRELATION_ENVIRON = "onetrip.correlation_id"
-EXPECTED = (ApiError, ValidationError, RemoteError, HTTPException)
+EXPECTED = (ApiError, OnetripError, ValidationError, RemoteError, HTTPException)
 
 
 def routing_problem(exc: HTTPException, request: Request) -> Response:

@@ -23,13 +23,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from nameko.extensions import DependencyProvider
 from psycopg_pool import ConnectionPool
 from werkzeug.wrappers import Request, Response
 
-from services.gateway.http import EXPECTED, ConflictError, UnprocessableError, response_for
-from shared.config import Settings, env, fault
-from shared.eventstore import ensure_database, ensure_schema, schema_lock
+from services.gateway.http import EXPECTED, UnprocessableError, response_for
+from services.gateway.tables import create_tables, gateway_pool
+from shared.config import env, fault
+from shared.dependencies import Provided
+from shared.errors import ConflictError
 
 KEY_HEADER = "Idempotency-Key"
 KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
@@ -156,7 +157,7 @@ class IdempotentCommands:
             if found is not None:
                 return _earlier(found, claim.request_id)
         raise ConflictError(f"同一个 {KEY_HEADER} 的请求仍在处理中,请稍后重试",
-                            headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+                            retry_after=RETRY_AFTER_SECONDS)
 
     def _finish(self, claim: Claim, response: Response) -> None:
         with self.pool.connection() as conn:
@@ -177,7 +178,7 @@ def _earlier(found: tuple[Any, ...], request_id: str) -> Answer:
         )
     if status is None:
         raise ConflictError(f"同一个 {KEY_HEADER} 的请求仍在处理中,请稍后重试",
-                            headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+                            retry_after=RETRY_AFTER_SECONDS)
     return Answer(status, content_type, bytes(body))
 
 
@@ -186,33 +187,16 @@ def keyed(request_id: str | None) -> dict[str, str]:
     return {} if request_id is None else {"request_id": request_id}
 
 
-class Idempotency(DependencyProvider):  # type: ignore[misc]
-    def __init__(self) -> None:
-        self.commands: IdempotentCommands | None = None
-
-    def setup(self) -> None:
-        settings = Settings()
-        ensure_database(settings.database)
-        ensure_schema(settings.database, "gateway")
+class Idempotency(Provided[IdempotentCommands]):
+    def build(self) -> IdempotentCommands:
         # No connection held while no keyed command comes (min_size 0): PostgreSQL's
         # connections are shared by every process of the hall.
-        pool: ConnectionPool[Any] = ConnectionPool(
-            settings.database.conninfo(), min_size=0, max_size=4, open=True,
-            kwargs={"autocommit": True},
-        )
+        pool = gateway_pool(min_size=0, max_size=4)
         # A command's answer comes within the RPC timeout; a resubmission asks twice.
         lease = 3 * float(env("ONETRIP_RPC_TIMEOUT"))
-        self.commands = IdempotentCommands(pool, lease, int(env("ONETRIP_IDEMPOTENCY_HOURS")))
-        with schema_lock(settings, "gateway"):
-            self.commands.create_table()
+        commands = IdempotentCommands(pool, lease, int(env("ONETRIP_IDEMPOTENCY_HOURS")))
+        create_tables(commands.create_table)
+        return commands
 
-    def stop(self) -> None:
-        if self.commands is not None:
-            self.commands.pool.close()
-
-    def kill(self) -> None:
-        self.stop()
-
-    def get_dependency(self, worker_ctx: Any) -> IdempotentCommands:
-        assert self.commands is not None
-        return self.commands
+    def close(self, commands: IdempotentCommands) -> None:
+        commands.pool.close()

@@ -6,22 +6,24 @@ import copy
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cachetools import TTLCache
 from eventlet import tpool
-from nameko.extensions import DependencyProvider
 
 from services.gateway.application import IdentityApplication
 from services.gateway.auth import IdentityProvider, LocalPasswordProvider, User, bearer_token
 from services.gateway.demo import seed_demo_accounts
 from services.gateway.doors import trusted_proxies
-from services.gateway.http import RateLimitedError, UnauthorizedError
+from services.gateway.http import UnauthorizedError
 from services.gateway.throttle import LoginPolicy, LoginThrottle
 from services.gateway.tokens import InvalidTokenError, TokenIssuer
 from shared.caller import act_for
 from shared.config import Settings, env
+from shared.dependencies import Provided
+from shared.errors import RateLimitedError
 from shared.eventstore import open_application
 
 log = logging.getLogger(__name__)
@@ -36,31 +38,26 @@ def token_hours() -> float:
 ACCOUNT_CACHE_SIZE = 10_000
 
 
+@dataclass
 class Identity:
-    def __init__(
-        self,
-        accounts: IdentityApplication,
-        provider: IdentityProvider,
-        throttle: LoginThrottle,
-        tokens: TokenIssuer,
-        account_seconds: float | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        address_throttle: LoginThrottle | None = None,
-    ) -> None:
-        self.accounts = accounts
-        self.provider = provider
-        self.throttle = throttle
-        self.address_throttle = address_throttle
-        self.tokens = tokens
+    accounts: IdentityApplication
+    provider: IdentityProvider
+    throttle: LoginThrottle
+    tokens: TokenIssuer
+    account_seconds: float | None = None
+    clock: Callable[[], float] = time.monotonic
+    address_throttle: LoginThrottle | None = None
+
+    def __post_init__(self) -> None:
         # Who a token names is looked up on every request; the account, kept for a few
         # seconds (ONETRIP_ACCOUNT_CACHE_SECONDS, 0 = never), saves a store read each time.
         seconds = (
             float(env("ONETRIP_ACCOUNT_CACHE_SECONDS"))
-            if account_seconds is None
-            else account_seconds
+            if self.account_seconds is None
+            else self.account_seconds
         )
         self._users: TTLCache[str, User] | None = (
-            TTLCache(ACCOUNT_CACHE_SIZE, seconds, timer=clock) if seconds > 0 else None
+            TTLCache(ACCOUNT_CACHE_SIZE, seconds, timer=self.clock) if seconds > 0 else None
         )
         self.signed_in: Callable[[User], None] = lambda user: None
 
@@ -125,7 +122,7 @@ def admit(throttle: LoginThrottle, key: str, now: datetime, why: str) -> None:
     if not throttle.policy.allows(window):
         wait = throttle.policy.retry_after_seconds(window, now)
         raise RateLimitedError(
-            f"{why},请 {max(1, wait // 60)} 分钟后再试", headers={"Retry-After": str(wait)}
+            f"{why},请 {max(1, wait // 60)} 分钟后再试", retry_after=wait
         )
 
 
@@ -133,13 +130,10 @@ def address_policy() -> LoginPolicy:
     return LoginPolicy(limit=int(env("ONETRIP_LOGIN_ADDRESS_LIMIT")))
 
 
-class IdentityStore(DependencyProvider):  # type: ignore[misc]
+class IdentityStore(Provided[Identity]):
     """Opens the identity application once per container and seeds the demo accounts."""
 
-    def __init__(self) -> None:
-        self.identity: Identity | None = None
-
-    def setup(self) -> None:
+    def build(self) -> Identity:
         settings = Settings()
         accounts = open_application(IdentityApplication, IdentityApplication.service, settings)
         if encrypted := accounts.encrypt_plain_events():
@@ -158,7 +152,7 @@ class IdentityStore(DependencyProvider):  # type: ignore[misc]
         trusted_proxies(env("ONETRIP_TRUSTED_PROXIES"))  # a bad setting stops the start
         if env("ONETRIP_DEMO") == "1":
             seed_demo_accounts(accounts, settings.database.conninfo())
-        self.identity = Identity(
+        return Identity(
             accounts,
             LocalPasswordProvider(accounts, run_blocking=tpool.execute),
             throttle,
@@ -166,14 +160,11 @@ class IdentityStore(DependencyProvider):  # type: ignore[misc]
             address_throttle=by_address,
         )
 
-    def stop(self) -> None:
-        if self.identity is not None:
-            self.identity.accounts.close()
-
-    def kill(self) -> None:
-        self.stop()
+    def close(self, identity: Identity) -> None:
+        identity.accounts.close()
 
     def get_dependency(self, worker_ctx: Any) -> Identity:
-        assert self.identity is not None
         # The services this request calls learn who it is from the gateway's signed assertion.
-        return self.identity.for_worker(lambda user: act_for(worker_ctx, user.as_actor()))
+        return super().get_dependency(worker_ctx).for_worker(
+            lambda user: act_for(worker_ctx, user.as_actor())
+        )

@@ -7,11 +7,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from services.gateway.domain import ROLES
 from shared.contracts.catalogue import ItemSummary
 from shared.departments import DEPARTMENTS
-from shared.inputs import Admitted
+from shared.inputs import Admitted, WholeNumber, text_required_when
 from shared.personal import EMAIL_PATTERN, PHONE_PATTERN
+from shared.roles import Role
 
 Username = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")]
 
@@ -27,7 +27,7 @@ class UserView(BaseModel):
     username: str
     name: str
     department: str
-    roles: list[str]
+    roles: list[Role]
 
 
 class SessionView(BaseModel):
@@ -41,7 +41,7 @@ class AccountDraft(Admitted):
     username: Username
     name: Annotated[str, Field(min_length=1, max_length=50)]
     department: str
-    roles: list[Literal[ROLES]]  # type: ignore[valid-type]
+    roles: list[Role]
     phone: Annotated[str, Field(pattern=PHONE_PATTERN, max_length=20)]
     email: Annotated[str, Field(pattern=EMAIL_PATTERN, max_length=200)] | None = None
 
@@ -106,3 +106,25 @@ class DelegationView(BaseModel):
     department: str
     starts_on: str
     ends_on: str
+
+
+class RectificationRequest(Admitted):
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra=text_required_when("action", ["complete", "request_invalid"], "text"),
+    )
+    action: Literal["start", "complete", "request_invalid", "rule_invalid", "rule_valid"] = Field(
+        description="start 开始整改 · complete 整改完成(需 text 回复) · request_invalid 申请认定无效评价 · "
+        "rule_invalid / rule_valid 监督员裁定"
+    )
+    text: Annotated[str, Field(max_length=5_000)] = ""
+
+
+class CheckRequest(Admitted):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    item_id: Annotated[str, Field(min_length=1, max_length=100)]
+    checker: Annotated[str, Field(min_length=1, max_length=100, description="体验人(教职工或学生)")]
+    trips: Annotated[int, Field(ge=0, le=50, description="实际跑动次数"), WholeNumber]
+    minutes: Annotated[int, Field(ge=0, le=100_000, description="实际耗时(分钟)"), WholeNumber]
+    findings: Annotated[str, Field(max_length=5_000)] = ""

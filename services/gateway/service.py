@@ -107,8 +107,7 @@ class GatewayService(CatalogueRoutes, CaseRoutes, PageRoutes, SupervisionRoutes)
     @api("GET", "/api/v1/me", summary="当前登录的用户", response=UserView, tags=["session"],
          asks=False)
     def me(self, request: Request) -> Response:
-        user = self.identity.user(request.headers.get("Authorization"))
-        return json_response(user.as_actor())
+        return json_response(self._user(request).as_actor())
 
     @api("GET", "/api/v1/departments", summary="部门列表", response=DepartmentList,
          public=True, tags=["session"], asks=False)

@@ -216,9 +216,13 @@ class TaskList(Response):
 
 class CaseEvent(BaseModel):
     """One integration event of a case: its class is its meaning, ``event_type`` its wire
-    name (the envelope's ``type``) and its fields the envelope's ``data``."""
+    name (the envelope's ``type``) and its fields the envelope's ``data``.
 
-    model_config = ConfigDict(extra="forbid")
+    A reader ignores fields it does not know (``docs/integration.md``, "Versions"): a field
+    added later, or the new form a later ``schema_version`` adds beside the old, reads as
+    this version."""
+
+    model_config = ConfigDict(extra="ignore")
 
     event_type: ClassVar[str]
     schema_version: ClassVar[int] = SCHEMA_VERSION

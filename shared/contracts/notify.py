@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class NotificationFailed(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="ignore")  # a reader ignores what it does not know
 
     notification_id: str
     channel: Literal["sms", "email", "inbox"]

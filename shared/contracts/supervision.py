@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class SupervisionEventData(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="ignore")  # a reader ignores what it does not know
 
     aggregate: str = Field(description="整改或体验检查记录的流标识")
 

@@ -165,9 +165,9 @@ def test_poisoned_messages_are_dead_lettered_and_the_consumer_goes_on(
     tally = processes.start(TALLY).wait_for_queue(TALLY_QUEUE)
     amqp = service_env["AMQP_URI"]
     good = str(uuid.uuid4())
-    # When poison arrives: not JSON, a future schema, missing fields, 10 MB, a handler that always fails
+    # When poison arrives: not JSON, no schema version, missing fields, 10 MB, a handler that always fails
     publish_raw(amqp, "ping.events", "ping_sent", b"\x00\xff not json {")
-    publish_raw(amqp, "ping.events", "ping_sent", json.dumps(event_for(str(uuid.uuid4()), 1, schema_version=99)).encode())
+    publish_raw(amqp, "ping.events", "ping_sent", json.dumps(event_for(str(uuid.uuid4()), 1, schema_version=0)).encode())
     publish_raw(amqp, "ping.events", "ping_sent", json.dumps({"type": "ping_sent"}).encode())
     huge = event_for(str(uuid.uuid4()), 2, label="x" * (10 * 1024 * 1024))
     publish_raw(amqp, "ping.events", "ping_sent", json.dumps(huge).encode())
@@ -181,13 +181,28 @@ def test_poisoned_messages_are_dead_lettered_and_the_consumer_goes_on(
     reasons = sorted(headers["x-onetrip-reason"] for headers, _ in letters)
     assert len(letters) == 5, reasons
     assert any("undecodable" in r for r in reasons)
-    assert any("schema_version 99" in r for r in reasons)
-    assert any("not an integration event" in r for r in reasons)
+    assert sum("not an integration event" in r for r in reasons) == 2  # no version, no fields
+    assert any("schema_version" in r for r in reasons)
     assert any("exceeds" in r for r in reasons)
     assert any("failed 5 deliveries" in r for r in reasons)
     assert all(headers["x-onetrip-queue"] == TALLY_QUEUE for headers, _ in letters)
     # And the consumer is still running
     assert tally.alive()
+
+
+def test_a_reader_of_version_1_applies_a_version_2_event(
+    processes: ProcessGroup, service_env: dict[str, str]
+) -> None:
+    # Given the consumer, written when ping_sent was at version 1
+    processes.start(TALLY).wait_for_queue(TALLY_QUEUE)
+    later = str(uuid.uuid4())
+    # When the publisher has moved to version 2: a new form beside the old fields
+    event = event_for(later, 1, schema_version=2)
+    event["data"] = {**event["data"], "labels": {"zh": "公房装修", "en": "renovation"}}
+    publish_raw(service_env["AMQP_URI"], "ping.events", "ping_sent", json.dumps(event).encode())
+    # Then it reads what it knows of it, once, and nothing is dead-lettered
+    assert_each_once(service_env["DATABASE_URL"], [later])
+    assert dead_letters(service_env["AMQP_URI"]) == []
 
 
 def test_no_event_is_lost_when_the_relays_broker_connection_is_cut(

@@ -27,11 +27,14 @@ def case_count(user: Api) -> int:
     return int(user.get("/api/v1/cases").json()["total"])
 
 
-def stored_events(database_url: str, case_id: str, kind: str) -> int:
+def stored_events(database_url: str, case_id: str, event_type: str) -> int:
+    """How many events of ``event_type`` the case's stream holds (each stored as Case.Recorded
+    holding the contract's typed event)."""
     with psycopg.connect(database_url) as conn:
         row = conn.execute(
-            "SELECT count(*) FROM approval.approval_events WHERE originator_id = %s AND topic LIKE %s",
-            (case_id, f"%Case.{kind}"),
+            "SELECT count(*) FROM approval.approval_events WHERE originator_id = %s"
+            " AND topic LIKE %s AND convert_from(state, 'UTF8')::json->'event'->>'_type_' = %s",
+            (case_id, "%Case.Recorded", event_type),
         ).fetchone()
     assert row is not None
     return int(row[0])
@@ -149,18 +152,18 @@ def test_a_keyed_decision_and_resubmission_take_effect_once(hall: Api, service_e
     # Then both answers are the same 200, in round 2, from one resubmission
     assert [reply.status_code for reply in resubmitted] == [200, 200]
     assert resubmitted[1].json() == resubmitted[0].json() and resubmitted[0].json()["round"] == 2
-    assert stored_events(database, case_id, "Resubmitted") == 1
+    assert stored_events(database, case_id, "case_resubmitted") == 1
     # When 国资处 approves twice with one key
     gzc = hall.as_user("gzc")
     task = next(t for t in gzc.get("/api/v1/tasks").json()["tasks"] if t["case_id"] == case_id)
-    decided_before = stored_events(database, case_id, "NodeDecided")
+    decided_before = stored_events(database, case_id, "node_decided")
     headers = key()
     decisions = [gzc.post(f"/api/v1/tasks/{task['task_id']}/decision",
                           json={"decision": "approve", "comment": "同意"}, headers=headers) for _ in range(2)]
     # Then both are the same 200 answer, and one decision was recorded
     assert [reply.status_code for reply in decisions] == [200, 200]
     assert decisions[1].json() == decisions[0].json()
-    assert stored_events(database, case_id, "NodeDecided") == decided_before + 1
+    assert stored_events(database, case_id, "node_decided") == decided_before + 1
     # While without a key deciding again is still a conflict (409)
     assert is_problem(gzc.post(f"/api/v1/tasks/{task['task_id']}/decision",
                                json={"decision": "approve", "comment": "同意"}), 409)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.support.bus_tap import BusTap
-from tests.support.contract import problems
+from tests.support.contract import problems, undeclared
 from tests.support.gateway import Api, free_port, start_gateway
 from tests.support.hall import ITEM, PARALLEL, PDF, PNG, upload
 from tests.support.metrics import labelled, scrape, total
@@ -168,6 +168,7 @@ def test_one_trip_from_application_to_accountability(
     assert {"case_submitted", "node_decided", "case_returned", "case_approved", "trip_recorded",
             "case_rated", "rectification_opened"} <= {event["type"] for event in seen}
     assert [problem for event in seen for problem in problems(contract, event)] == []
+    assert [field for event in seen for field in undeclared(event)] == []
     # And her request's trace id travelled through the RPC into the events it caused, and into
     # the approval service's JSON log lines
     caused = [e for e in seen if e.get("correlation_id") == TRACE]

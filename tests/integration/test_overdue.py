@@ -17,10 +17,12 @@ LATE = {"ONETRIP_CLOCK_SKEW_DAYS": "30", "ONETRIP_OVERDUE_CHECK_SECONDS": "0.5"}
 
 def overdue_events(database_url: str, case_id: str) -> list[str]:
     with psycopg.connect(database_url) as conn:
+        # each case event is stored as Case.Recorded holding the contract's typed event
         rows = conn.execute(
-            "SELECT convert_from(state, 'UTF8')::json->'data'->>'node_id' FROM approval.approval_events "
-            "WHERE originator_id = %s AND topic LIKE %s",
-            (case_id, "%NodeOverdue"),
+            "SELECT e->'_data_'->>'node_id' FROM ("
+            " SELECT convert_from(state, 'UTF8')::json->'event' AS e FROM approval.approval_events"
+            " WHERE originator_id = %s AND topic LIKE %s) recorded WHERE e->>'_type_' = %s",
+            (case_id, "%Case.Recorded", "node_overdue"),
         ).fetchall()
     return sorted(row[0] for row in rows)
 

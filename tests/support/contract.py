@@ -10,6 +10,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 
+from shared.contracts import EVENT_DATA
 from tests.support.processes import ROOT
 
 PARSER = ROOT / "tests" / "asyncapi"
@@ -39,3 +40,13 @@ def problems(document: dict[str, Any], event: dict[str, Any]) -> list[str]:
     validator = Draft202012Validator(schema, format_checker=FormatChecker())
     return [f"{name} {list(error.absolute_path)}: {error.message}"
             for error in validator.iter_errors(event)]
+
+
+def undeclared(event: dict[str, Any]) -> list[str]:
+    """Fields a service published that its contract model does not declare: readers would
+    ignore them (the schema admits them, for later versions), so a publisher must not."""
+    model = EVENT_DATA.get(event.get("service", ""), {}).get(event.get("type", ""))
+    if model is None:
+        return [f"{event.get('service')}.{event.get('type')}: not declared"]
+    return [f"{event['service']}.{event['type']}.{name}" for name in event.get("data", {})
+            if name not in model.model_fields]

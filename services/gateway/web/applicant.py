@@ -9,21 +9,12 @@ from typing import Any
 
 import eventlet
 from nameko.exceptions import MethodNotFound, RemoteError
-from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Request, Response
 
-from services.gateway.auth import APPLICANT, User
-from services.gateway.backends import ask
-from services.gateway.catalogue_routes import known_item_id
-from services.gateway.files import FileStore, FileTooLargeError, UnsupportedFileTypeError
-from services.gateway.http import (
-    ApiError,
-    ForbiddenError,
-    PayloadTooLargeError,
-    UnsupportedMediaTypeError,
-)
-from services.gateway.web.approver import may_record_trip
-from services.gateway.web.core import CSRF_HEADER, api_request, json_endpoint, page
+from services.gateway.auth import User, admitted
+from services.gateway.case_routes import attachment, uploaded_file
+from services.gateway.http import ApiError, json_response
+from services.gateway.web.core import CSRF_HEADER, Pages, json_endpoint, page
 from services.gateway.web.timeline import timeline_of
 from shared.contracts.approval import (
     CLOSED_STATUSES,
@@ -31,13 +22,23 @@ from shared.contracts.approval import (
     CaseSubmission,
     RatingRequest,
     Resubmission,
+    TripRequest,
 )
+from shared.errors import ForbiddenError
+from shared.roles import may_record_trip
 
 log = logging.getLogger(__name__)
 CASES_PER_PAGE = 20
 MATERIAL_FILES = 10  # files one apply form may carry when the page's script is not running
 
 UNAVAILABLE = (ApiError, RemoteError, MethodNotFound)
+# a case page's buttons: /cases/<case_id>/<step> → the action, its form, what the page says after
+CASE_STEPS: dict[str, tuple[str, type[Any] | None, str]] = {
+    "withdraw": ("withdraw", None, "withdrawn"),
+    "urge": ("urge", None, "urged"),
+    "rating": ("rate", RatingRequest, "rated"),
+    "trips": ("record_trip", TripRequest, "trip"),
+}
 
 
 def form_answers(request: Request, materials: list[dict[str, Any]]) -> dict[str, str]:
@@ -49,45 +50,27 @@ def form_answers(request: Request, materials: list[dict[str, Any]]) -> dict[str,
     return answers
 
 
-class ApplicantPages:
-    approval: Any
-    catalogue: Any
-    audit: Any
-    notify: Any
-    _display_names: Any
-    files: FileStore
-
-    _visit: Any
-    _own_files: Any
-    upload_file: Any
-    download_file: Any
-
+class ApplicantPages(Pages):
     # -- apply ------------------------------------------------------------------------------
 
     @page("GET", "/items/<item_id>/apply")
     def page_apply(self, request: Request, item_id: str) -> Response:
         visit = self._visit(request)
-        visit.require_user(APPLICANT)
-        item = ask(self.catalogue, "get_item", known_item_id(item_id))
+        admitted(visit.require_user(), self.cases.submit)
+        item = self.items.item(None, item_id)
         return visit.render("apply.html", item=item, form={}, materials={}, uploaded={})
 
     @page("POST", "/items/<item_id>/apply", uploads=MATERIAL_FILES)
     def page_apply_post(self, request: Request, item_id: str) -> Response:
         visit = self._visit(request)
-        user = visit.require_user(APPLICANT)
-        item = ask(self.catalogue, "get_item", known_item_id(item_id))
+        user = admitted(visit.require_user(), self.cases.submit)
+        item = self.items.item(None, item_id)
         body = CaseSubmission(
             item_id=item["item_id"],
             form=form_answers(request, item["materials"]),
             materials=self._chosen_files(request, item["materials"], user),
         )
-        case = ask(
-            self.approval,
-            "submit_case",
-            user.as_actor(),
-            body.model_dump(mode="json"),
-            self._own_files(user, body.materials),
-        )
+        case = self.cases.submit(user, body)
         return visit.redirect(f"/cases/{case['case_id']}")
 
     def _chosen_files(
@@ -101,18 +84,10 @@ class ApplicantPages:
             file_id = request.form.get(f"material-{index}", "").strip()[:200]
             upload = request.files.get(f"file-{index}")
             if not file_id and upload is not None and upload.filename:
-                file_id = self._store(upload, user)
+                file_id = self.cases.upload(user, upload).file_id
             if file_id:
                 chosen[material["name"]] = file_id
         return chosen
-
-    def _store(self, upload: FileStorage, user: User) -> str:
-        try:
-            return self.files.save(upload.stream, upload.filename, owner=user.username).file_id
-        except FileTooLargeError as exc:
-            raise PayloadTooLargeError(str(exc)) from exc
-        except UnsupportedFileTypeError as exc:
-            raise UnsupportedMediaTypeError(str(exc)) from exc
 
     @json_endpoint("POST", "/files", uploads=1)
     def page_upload(self, request: Request) -> Response:
@@ -120,14 +95,14 @@ class ApplicantPages:
         if not request.headers.get(CSRF_HEADER):
             raise ForbiddenError("缺少校验码(CSRF)")
         visit = self._visit(request)
-        visit.require_user()
-        return visit.finish(self.upload_file(api_request(request, visit)))
+        stored = self.cases.upload(visit.require_user(), uploaded_file(request))
+        return visit.finish(json_response(stored.public(), status=201))
 
     @page("GET", "/files/<file_id>")
     def page_download(self, request: Request, file_id: str) -> Response:
         visit = self._visit(request)
-        visit.require_user()
-        return visit.finish(self.download_file(api_request(request, visit), file_id))
+        stored, content = self.cases.download(visit.require_user(), file_id)
+        return visit.finish(attachment(content, stored.content_type, stored.name))
 
     # -- my cases -------------------------------------------------------------------------------
 
@@ -137,10 +112,7 @@ class ApplicantPages:
         user = visit.require_user()
         raw = request.args.get("page", "1")
         number = int(raw) if raw.isdigit() and 0 < len(raw) < 7 and int(raw) > 0 else 1
-        listed = ask(
-            self.approval, "case_page", user.as_actor(), CASES_PER_PAGE,
-            (number - 1) * CASES_PER_PAGE,
-        )
+        listed = self.cases.cases(user, CASES_PER_PAGE, (number - 1) * CASES_PER_PAGE)
         pages = max(1, math.ceil(listed["total"] / CASES_PER_PAGE))
         if number > pages:  # past the last page (cases withdrawn meanwhile, an old link)
             return visit.redirect(f"/cases?page={pages}")
@@ -154,7 +126,7 @@ class ApplicantPages:
         user = visit.require_user()
         history = eventlet.spawn(self._history, case_id[:100])  # read while the case is asked for
         try:
-            case = ask(self.approval, "get_case", user.as_actor(), case_id[:100])
+            case = self.cases.case(user, case_id)
         except BaseException:
             history.kill()
             raise
@@ -169,7 +141,7 @@ class ApplicantPages:
             ),
             mine=case["applicant"] == user.username,
             my_nodes=self._decidable_nodes(case, user),
-            may_record_trip=may_record_trip(case, user),
+            may_record_trip=may_record_trip(user.roles, user.department, case),
             open_statuses=OPEN_STATUSES,
             closed_statuses=CLOSED_STATUSES,
         )
@@ -181,14 +153,14 @@ class ApplicantPages:
         if not user.is_staff:
             return {}
         try:
-            tasks = ask(self.approval, "case_tasks", user.as_actor(), case["case_id"])
+            tasks = self.cases.case_tasks(user, case["case_id"])
         except UNAVAILABLE:
             return {}
         return {task["node_id"]: task["task_id"] for task in tasks}
 
     def _history(self, case_id: str) -> list[dict[str, Any]] | None:
         try:
-            return list(ask(self.audit, "case_history", case_id)["events"])
+            return self.oversight.ledger_events(case_id)
         except UNAVAILABLE as exc:
             log.info("case %s timeline without the audit ledger: %s", case_id, exc)
             return None
@@ -198,60 +170,29 @@ class ApplicantPages:
     @page("POST", "/cases/<case_id>/resubmit", uploads=MATERIAL_FILES)
     def page_resubmit(self, request: Request, case_id: str) -> Response:
         visit = self._visit(request)
-        user = visit.require_user(APPLICANT)
-        current = ask(self.approval, "get_case", user.as_actor(), case_id[:100])
+        user = visit.require_user()
+        current = self.cases.case(user, case_id)
         materials = current.get("item_materials") or []
         answers = form_answers(request, materials)
         body = Resubmission(
             form={**current.get("form", {}), **answers} if answers else None,
             materials=self._chosen_files(request, materials, user) or None,
         )
-        cited = {**current.get("materials", {}), **(body.materials or {})}
-        ask(
-            self.approval,
-            "resubmit_case",
-            user.as_actor(),
-            current["case_id"],
-            body.model_dump(mode="json", exclude_none=True),
-            self._own_files(user, cited),
-        )
-        return visit.redirect(f"/cases/{current['case_id']}?done=resubmitted")
+        case = self.cases.resubmit(user, current["case_id"], body, current=current)
+        return visit.redirect(f"/cases/{case['case_id']}?done=resubmitted")
 
-    @page("POST", "/cases/<case_id>/withdraw")
-    def page_withdraw(self, request: Request, case_id: str) -> Response:
-        visit = self._visit(request)
-        user = visit.require_user()
-        case = ask(self.approval, "withdraw_case", user.as_actor(), case_id[:100])
-        return visit.redirect(f"/cases/{case['case_id']}?done=withdrawn")
-
-    @page("POST", "/cases/<case_id>/urge")
-    def page_urge(self, request: Request, case_id: str) -> Response:
-        visit = self._visit(request)
-        user = visit.require_user()
-        result = ask(self.approval, "urge_case", user.as_actor(), case_id[:100])
-        return visit.redirect(f"/cases/{result['case_id']}?done=urged")
-
-    @page("POST", "/cases/<case_id>/rating")
-    def page_rate(self, request: Request, case_id: str) -> Response:
-        visit = self._visit(request)
-        user = visit.require_user()
-        body = RatingRequest.model_validate_strings(
-            {"score": request.form.get("score", ""), "comment": request.form.get("comment", "")}
-        )
-        case = ask(
-            self.approval, "rate_case", user.as_actor(), case_id[:100], body.model_dump(mode="json")
-        )
-        return visit.redirect(f"/cases/{case['case_id']}?done=rated")
+    @page("POST", "/cases/<case_id>/<any(withdraw, urge, rating, trips):step>")
+    def page_case_step(self, request: Request, case_id: str, step: str) -> Response:
+        act, command, done = CASE_STEPS[step]
+        return self._button(request, getattr(self.cases, act), case_id, command=command,
+                            then=lambda answer: f"/cases/{answer['case_id']}?done={done}")
 
     @page("GET", "/notifications")
     def page_notifications(self, request: Request) -> Response:
         visit = self._visit(request)
         user = visit.require_user()
         try:
-            notifications, unavailable = (
-                ask(self.notify, "list_notifications", user.username),
-                False,
-            )
+            notifications, unavailable = self.oversight.notifications(user), False
         except UNAVAILABLE as exc:
             log.info("notifications of %s unavailable: %s", user.username, exc)
             notifications, unavailable = [], True

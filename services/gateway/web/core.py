@@ -23,20 +23,15 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel
 from werkzeug.wrappers import Request, Response
 
-from services.gateway.auth import User
+from services.gateway.auth import User, admitted
+from services.gateway.base import Gateway
 from services.gateway.doors import FORM_BYTES
-from services.gateway.http import (
-    EXPECTED,
-    ApiError,
-    ApiRoute,
-    ForbiddenError,
-    NotFoundError,
-    response_for,
-)
+from services.gateway.http import EXPECTED, ApiError, ApiRoute, response_for
 from services.gateway.identity import Identity, token_hours
 from services.gateway.web import labels
 from services.gateway.web.formhead import leading_field
 from shared.config import env
+from shared.errors import ForbiddenError, NotFoundError
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -47,6 +42,7 @@ CSRF_COOKIE = "onetrip_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+NAME_CACHE_SECONDS = 300.0
 
 ERROR_TITLES = {
     400: "请求有误",
@@ -213,8 +209,7 @@ def secure_cookies(request: Request) -> bool:
     return request.scheme == "https" or forwarded == "https"
 
 
-class LoginNeededError(ApiError):
-    status, title = 401, "Unauthorized"
+class LoginNeededError(ApiError, status=401, title="Unauthorized"): ...
 
 
 def _login_needed() -> LoginNeededError:
@@ -312,7 +307,49 @@ def json_endpoint(
     )
 
 
-def api_request(request: Request, visit: Visit) -> Request:
-    """The page's request, signed as the API expects, to hand to the API's own handler."""
-    request.environ["HTTP_AUTHORIZATION"] = f"Bearer {visit.token}"
-    return request
+def form_command(request: Request, model: type[M]) -> M:
+    """A page's form as the API's command ``model`` reads it; a field left empty is not given."""
+    given = {key: value for key in model.model_fields if (value := request.form.get(key, ""))}
+    return model.model_validate_strings(given)
+
+
+class NameCache:
+    """People's names change rarely; a page should not replay an account per name shown."""
+
+    def __init__(self, seconds: float = NAME_CACHE_SECONDS) -> None:
+        self.seconds = seconds
+        self.names: dict[str, tuple[str, float]] = {}
+
+    def name_of(self, identity: Identity, username: str) -> str:
+        cached = self.names.get(username)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        account = identity.accounts.account(username)
+        name = account.name if account is not None else username
+        self.names[username] = (name, time.monotonic() + self.seconds)
+        return name
+
+
+NAMES = NameCache()
+
+
+class Pages(Gateway):
+    """What every page has beside the gateway's actions: the visit, and people's names."""
+
+    def _visit(self, request: Request) -> Visit:
+        return open_visit(self.identity, request)
+
+    def _display_names(self, usernames: set[str]) -> dict[str, str]:
+        """username → the person's name, for timelines ("保卫处审批员" rather than "bwc")."""
+        return {username: NAMES.name_of(self.identity, username) for username in usernames}
+
+    def _button(
+        self, request: Request, act: Callable[..., dict[str, Any]], *args: Any,
+        command: type[BaseModel] | None = None, then: Callable[[dict[str, Any]], str],
+    ) -> Response:
+        """A form's button: its action for the signed-in user (with the form as ``command``),
+        then a redirect to ``then(answer)``."""
+        visit = self._visit(request)
+        user = admitted(visit.require_user(), act)
+        given = (form_command(request, command),) if command is not None else ()
+        return visit.redirect(then(act(user, *args, *given)))

@@ -7,6 +7,7 @@ form without saving; ``save``, ``preview`` and ``submit`` validate with ``ItemDr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from werkzeug.datastructures import MultiDict
@@ -66,45 +67,39 @@ def item_from_form(form: MultiDict[str, str]) -> dict[str, Any]:
         "one_trip_note": get("one_trip_note", "").strip(),
         "target": {"mode": get("target_mode", "online"), "date": get("target_date", "") or None},
         "lead_department": get("lead_department") or None,
-        "materials": materials_from(form),
+        "materials": rows_from(form, "material", MATERIAL),
         "notes": [line.strip() for line in get("notes", "").splitlines() if line.strip()],
-        "contacts": contacts_from(form),
-        "coordination": coordination_from(form),
+        "contacts": rows_from(form, "contact", CONTACT),
+        "coordination": rows_from(form, "coordination", COORDINATION),
         "flow": {"stages": [stage_from(form, i) for i in rows(form, "stage")]},
     }
 
 
-def materials_from(form: MultiDict[str, str]) -> list[dict[str, Any]]:
+def text(value: str) -> str:
+    return value.strip()
+
+
+def as_sent(value: str) -> str:
+    return value
+
+
+def checked(value: str) -> bool:
+    return value == "on"
+
+
+Fields = dict[str, tuple[Callable[[str], Any], str]]  # field → how it is read, its default
+MATERIAL: Fields = {
+    "name": (text, ""), "kind": (as_sent, "file"), "required": (checked, ""),
+    "template": (text, ""), "notes": (text, ""),
+}
+CONTACT: Fields = {"department": (as_sent, ""), "name": (text, ""), "phone": (text, "")}
+COORDINATION: Fields = {"department": (as_sent, ""), "matter": (text, "")}
+
+
+def rows_from(form: MultiDict[str, str], prefix: str, fields: Fields) -> list[dict[str, Any]]:
     return [
-        {
-            "name": form.get(f"material-{i}-name", "").strip(),
-            "kind": form.get(f"material-{i}-kind", "file"),
-            "required": form.get(f"material-{i}-required") == "on",
-            "template": form.get(f"material-{i}-template", "").strip(),
-            "notes": form.get(f"material-{i}-notes", "").strip(),
-        }
-        for i in rows(form, "material")
-    ]
-
-
-def contacts_from(form: MultiDict[str, str]) -> list[dict[str, Any]]:
-    return [
-        {
-            "department": form.get(f"contact-{i}-department", ""),
-            "name": form.get(f"contact-{i}-name", "").strip(),
-            "phone": form.get(f"contact-{i}-phone", "").strip(),
-        }
-        for i in rows(form, "contact")
-    ]
-
-
-def coordination_from(form: MultiDict[str, str]) -> list[dict[str, Any]]:
-    return [
-        {
-            "department": form.get(f"coordination-{i}-department", ""),
-            "matter": form.get(f"coordination-{i}-matter", "").strip(),
-        }
-        for i in rows(form, "coordination")
+        {name: read(form.get(f"{prefix}-{i}-{name}", default)) for name, (read, default) in fields.items()}
+        for i in rows(form, prefix)
     ]
 
 
@@ -134,45 +129,78 @@ def node_from(form: MultiDict[str, str], i: int, j: int) -> dict[str, Any]:
     }
 
 
+# a row is meant when any of these is filled in
+MEANT_WHEN = {"materials": ("name",), "contacts": ("name", "phone"), "coordination": ("matter",)}
+
+
+def meant_stages(stages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {**stage, "nodes": [node for node in stage["nodes"] if node["department"]]}
+        for stage in stages
+        if stage["name"] or any(node["department"] for node in stage["nodes"])
+    ]
+
+
 def without_blank_rows(item: dict[str, Any]) -> dict[str, Any]:
     """What is sent to be saved: rows left wholly empty are not meant."""
-    flow = {
-        "stages": [
-            {**stage, "nodes": [node for node in stage["nodes"] if node["department"]]}
-            for stage in item["flow"]["stages"]
-            if stage["name"] or any(node["department"] for node in stage["nodes"])
-        ]
+    meant = {
+        key: [row for row in item[key] if any(row[field] for field in fields)]
+        for key, fields in MEANT_WHEN.items()
     }
-    return {
-        **item,
-        "materials": [m for m in item["materials"] if m["name"]],
-        "contacts": [c for c in item["contacts"] if c["name"] or c["phone"]],
-        "coordination": [c for c in item["coordination"] if c["matter"]],
-        "flow": flow,
-    }
+    return {**item, **meant, "flow": {"stages": meant_stages(item["flow"]["stages"])}}
+
+
+def nth(rows: list[dict[str, Any]], at: list[int]) -> dict[str, Any] | None:
+    return rows[at[0]] if at and at[0] < len(rows) else None
+
+
+def add_stage(item: dict[str, Any], at: list[int]) -> bool:
+    item["flow"]["stages"].append(blank_stage())
+    return True
+
+
+def add_node(item: dict[str, Any], at: list[int]) -> bool:
+    stage = nth(item["flow"]["stages"], at)
+    if stage is not None:
+        stage["nodes"].append(blank_node())
+    return stage is not None
+
+
+def remove_stage(item: dict[str, Any], at: list[int]) -> bool:
+    stage = nth(item["flow"]["stages"], at)
+    if stage is not None:
+        item["flow"]["stages"].pop(at[0])
+    return stage is not None
+
+
+def remove_node(item: dict[str, Any], at: list[int]) -> bool:
+    stage = nth(item["flow"]["stages"], at) if len(at) == 2 else None
+    if stage is not None and nth(stage["nodes"], at[1:]) is not None:
+        stage["nodes"].pop(at[1])
+    return stage is not None
+
+
+def add_row(key: str, blank: Callable[[], dict[str, Any]]) -> Callable[[dict[str, Any], list[int]], bool]:
+    def add(item: dict[str, Any], at: list[int]) -> bool:
+        item[key].append(blank())
+        return True
+
+    return add
+
+
+EDITS: dict[str, Callable[[dict[str, Any], list[int]], bool]] = {
+    "add_stage": add_stage,
+    "add_node": add_node,
+    "remove_stage": remove_stage,
+    "remove_node": remove_node,
+    "add_material": add_row("materials", lambda: blank_item()["materials"][0]),
+    "add_contact": add_row("contacts", lambda: {"department": "", "name": "", "phone": ""}),
+    "add_coordination": add_row("coordination", lambda: {"department": "", "matter": ""}),
+}
 
 
 def apply_action(item: dict[str, Any], action: str) -> bool:
     """Adds or removes a row for an editing button; False when the action saves instead."""
     verb, _, where = action.partition(":")
-    stages = item["flow"]["stages"]
-    indexes = [int(part) for part in where.split(",") if part.isdigit()]
-    if verb == "add_stage":
-        stages.append(blank_stage())
-    elif verb == "add_node" and indexes and indexes[0] < len(stages):
-        stages[indexes[0]]["nodes"].append(blank_node())
-    elif verb == "remove_stage" and indexes and indexes[0] < len(stages):
-        stages.pop(indexes[0])
-    elif verb == "remove_node" and len(indexes) == 2 and indexes[0] < len(stages):
-        nodes = stages[indexes[0]]["nodes"]
-        if indexes[1] < len(nodes):
-            nodes.pop(indexes[1])
-    elif verb == "add_material":
-        item["materials"].append(blank_item()["materials"][0])
-    elif verb == "add_contact":
-        item["contacts"].append({"department": "", "name": "", "phone": ""})
-    elif verb == "add_coordination":
-        item["coordination"].append({"department": "", "matter": ""})
-    else:
-        return False
-    return True
+    edit = EDITS.get(verb)
+    return edit is not None and edit(item, [int(part) for part in where.split(",") if part.isdigit()])

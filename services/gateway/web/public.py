@@ -3,33 +3,20 @@
 from __future__ import annotations
 
 import mimetypes
-import time
 import unicodedata
-from typing import Any
 from urllib.parse import quote, unquote
 
 from werkzeug.wrappers import Request, Response
 
-from services.gateway.auth import (
-    APPLICANT,
-    APPROVER,
-    EDITOR,
-    PUBLISHER,
-    REVIEWER,
-    SUPERVISOR,
-    User,
-)
-from services.gateway.backends import ask
-from services.gateway.catalogue_routes import ItemSearch, VersionQuery, known_item_id
+from services.gateway.auth import User
+from services.gateway.catalogue_actions import known_item_id
+from services.gateway.catalogue_routes import ItemSearch, VersionQuery
 from services.gateway.doors import client_address
-from services.gateway.http import (
-    NotFoundError,
-    RateLimitedError,
-    UnauthorizedError,
-)
-from services.gateway.identity import Identity
-from services.gateway.web.core import STATIC_DIR, Visit, open_visit, page, page_query
+from services.gateway.http import UnauthorizedError
+from services.gateway.web.core import STATIC_DIR, Pages, open_visit, page, page_query
 from shared.departments import DEPARTMENTS
+from shared.errors import NotFoundError, RateLimitedError
+from shared.roles import APPLICANT, APPROVER, EDITOR, PUBLISHER, REVIEWER, SUPERVISOR
 
 HOMES = (
     (APPROVER, "/inbox"),
@@ -39,28 +26,7 @@ HOMES = (
     (REVIEWER, "/review"),
     (PUBLISHER, "/review"),
 )
-NAME_CACHE_SECONDS = 300.0
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
-
-
-class NameCache:
-    """People's names change rarely; a page should not replay an account per name shown."""
-
-    def __init__(self, seconds: float = NAME_CACHE_SECONDS) -> None:
-        self.seconds = seconds
-        self.names: dict[str, tuple[str, float]] = {}
-
-    def name_of(self, identity: Identity, username: str) -> str:
-        cached = self.names.get(username)
-        if cached is not None and cached[1] > time.monotonic():
-            return cached[0]
-        account = identity.accounts.account(username)
-        name = account.name if account is not None else username
-        self.names[username] = (name, time.monotonic() + self.seconds)
-        return name
-
-
-NAMES = NameCache()
 
 
 def home_of(user: User) -> str:
@@ -82,28 +48,14 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
-class PublicPages:
-    identity: Identity
-    catalogue: Any
-    approval: Any
-
-    def _visit(self, request: Request) -> Visit:
-        return open_visit(self.identity, request)
-
-    def _display_names(self, usernames: set[str]) -> dict[str, str]:
-        """username → the person's name, for timelines ("保卫处审批员" rather than "bwc")."""
-        return {username: NAMES.name_of(self.identity, username) for username in usernames}
-
+class PublicPages(Pages):
     @page("GET", "/")
     def page_catalogue(self, request: Request) -> Response:
         visit = self._visit(request)
         search = page_query(request, ItemSearch)
-        items = ask(
-            self.catalogue, "search_items", q=search.q.strip() or None, department=search.department
-        )
         return visit.render(
             "catalogue.html",
-            items=items,
+            items=self.items.search(search.q, search.department),
             q=search.q,
             department=search.department or "",
             departments=DEPARTMENTS,
@@ -113,10 +65,7 @@ class PublicPages:
     def page_item(self, request: Request, item_id: str) -> Response:
         visit = self._visit(request)
         version = page_query(request, VersionQuery).version
-        viewer = visit.user.as_actor() if visit.user else None
-        item = ask(
-            self.catalogue, "get_item", known_item_id(item_id), version=version, viewer=viewer
-        )
+        item = self.items.item(visit.user, item_id, version)
         chart = f"/items/{item['item_id']}/flowchart.svg" + (
             f"?version={version}" if version else ""
         )
@@ -129,10 +78,7 @@ class PublicPages:
         """The chart of what this visitor may see, drafts included for their editors."""
         visit = self._visit(request)
         version = page_query(request, VersionQuery).version
-        viewer = visit.user.as_actor() if visit.user else None
-        svg = ask(
-            self.catalogue, "flowchart_svg", known_item_id(item_id), version=version, viewer=viewer
-        )
+        svg = self.items.flowchart(visit.user, item_id, version)
         return visit.finish(Response(svg, content_type="image/svg+xml; charset=utf-8"))
 
     @page("GET", "/open")

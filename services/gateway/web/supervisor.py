@@ -9,21 +9,25 @@ from __future__ import annotations
 
 import base64
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from functools import partial
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 import eventlet
+from eventlet.greenthread import GreenThread
 from nameko.exceptions import MethodNotFound, RemoteError
 from werkzeug.wrappers import Request, Response
 
-from services.gateway.auth import SUPERVISOR, require_staff
-from services.gateway.backends import ask
+from services.gateway.auth import admitted
+from services.gateway.case_routes import attachment
 from services.gateway.http import REMOTE_ERRORS, ApiError
-from services.gateway.supervision_routes import CheckRequest, RectificationRequest
-from services.gateway.web.core import SHANGHAI, page
+from services.gateway.models import CheckRequest, RectificationRequest
+from services.gateway.web.core import SHANGHAI, Pages, page
 from services.gateway.web.timeline import step_of
+from shared.roles import SUPERVISOR
 
 log = logging.getLogger(__name__)
 
@@ -55,48 +59,57 @@ def ranked(departments: list[dict[str, Any]]) -> list[dict[str, Any]]:
 class Figures:
     """One audit call's answer, or why there is none."""
 
-    def __init__(self, audit: Any, method: str, *args: Any) -> None:
+    def __init__(self, asked: Callable[..., Any], *args: Any) -> None:
         self.value: Any = None
         self.error = ""
         self.status = 200
         try:
-            self.value = ask(audit, method, *args)
+            self.value = asked(*args)
         except RemoteError as exc:
-            self._failed(method, exc, REMOTE_ERRORS.get(exc.exc_type), str(exc.value))
+            self._failed(asked, exc, REMOTE_ERRORS.get(exc.exc_type), str(exc.value))
         except ApiError as exc:
-            self._failed(method, exc, None, exc.detail)
+            self._failed(asked, exc, None, exc.detail)
         except MethodNotFound as exc:
-            self._failed(method, exc, None, f"没有 {exc} 接口")
+            self._failed(asked, exc, None, f"没有 {exc} 接口")
 
     def _failed(
-        self, method: str, exc: Exception, known: type[ApiError] | None, detail: str
+        self, asked: Callable[..., Any], exc: Exception, known: tuple[int, str] | None, detail: str
     ) -> None:
         if known is not None:
-            self.error, self.status = detail, known.status
+            self.error, self.status = detail, known[0]
             return
-        log.info("audit.%s unavailable: %s", method, exc)
+        log.info("audit %s unavailable: %s", getattr(asked, "__name__", asked), exc)
         self.error, self.status = f"审计服务暂不可用,请稍后再试({detail})", 503
 
 
-class SupervisorPages:
-    audit: Any
-    _visit: Any
-    _display_names: Any
+def replay_step(
+    history: Figures, at: Callable[[str], Figures], asked: tuple[str, GreenThread] | None, step: int
+) -> Figures:
+    """The case as of its ``step``-th moment: as the slider's script asked for it already, the
+    whole history at the last moment, or asked for now."""
+    moments = [event["at"] for event in history.value["events"]]
+    if asked is not None and asked[0] == moments[step]:
+        return asked[1].wait()  # type: ignore[no-any-return]
+    if step == len(moments) - 1:
+        return history
+    return at(moments[step])
 
+
+class SupervisorPages(Pages):
     @page("GET", "/supervision")
     def page_dashboard(self, request: Request) -> Response:
         visit = self._visit(request)
-        visit.require_user(SUPERVISOR)
+        user = admitted(visit.require_user(), self.oversight.departments)
         start, end = period(request)
         asked = {  # the audit service answers these side by side
-            "departments": eventlet.spawn(Figures, self.audit, "departments", start, end),
-            "measures": eventlet.spawn(Figures, self.audit, "measures", start, end),
-            "completeness": eventlet.spawn(Figures, self.audit, "completeness"),
+            "departments": eventlet.spawn(Figures, self.oversight.departments, user, start, end),
+            "measures": eventlet.spawn(Figures, self.oversight.measures, user, start, end),
+            "completeness": eventlet.spawn(Figures, self.oversight.completeness, user),
         }
         weeks = trend_weeks(datetime.now(SHANGHAI).date())
-        weekly = Figures(self.audit, "trend", [list(week_bounds(monday)) for monday in weeks])
+        periods = [list(week_bounds(monday)) for monday in weeks]
+        weekly = Figures(self.oversight.trend, user, periods)
         figures = {name: thread.wait() for name, thread in asked.items()}
-        trend = Trend.of(weeks, weekly)
         if figures["departments"].value is not None:
             figures["departments"].value = ranked(
                 figures["departments"].value.get("departments", [])
@@ -106,7 +119,7 @@ class SupervisorPages:
             start=start or "",
             end=end or "",
             report_query=report_query(start, end),
-            trend=trend,
+            trend=Trend.of(weeks, weekly),
             **figures,
         )
 
@@ -115,56 +128,27 @@ class SupervisorPages:
         """The supervisor sees every department's bad reviews; other staff their own, as the
         JSON API answers them."""
         visit = self._visit(request)
-        user = require_staff(visit.require_user())
-        supervisor = SUPERVISOR in user.roles
-        department = None if supervisor else user.department
-        ratings = eventlet.spawn(Figures, self.audit, "ratings", department)
-        checks = Figures(self.audit, "checks")
+        user = admitted(visit.require_user(), self.oversight.ratings)
+        ratings = eventlet.spawn(Figures, self.oversight.ratings, user)
+        checks = Figures(self.oversight.checks, user)
         return visit.render(
             "ratings.html",
             ratings=ratings.wait(),
             checks=checks,
-            supervisor=supervisor,
+            supervisor=SUPERVISOR in user.roles,
             done=request.args.get("done", "")[:20],
         )
 
     @page("POST", "/supervision/ratings/<rating_id>/rectification")
     def page_rectify(self, request: Request, rating_id: str) -> Response:
-        visit = self._visit(request)
-        user = require_staff(visit.require_user())
-        body = RectificationRequest.model_validate(
-            {"action": request.form.get("action", ""), "text": request.form.get("text", "")}
-        )
-        if body.action.startswith("rule_"):
-            visit.require_user(SUPERVISOR)
-        ask(
-            self.audit,
-            "rectify",
-            rating_id[:200],
-            body.action,
-            user.username,
-            user.department,
-            body.text,
-        )
-        return visit.redirect("/supervision/ratings?done=rectified")
+        return self._button(request, self.oversight.rectify, rating_id,
+                            command=RectificationRequest,
+                            then=lambda answer: "/supervision/ratings?done=rectified")
 
     @page("POST", "/supervision/checks")
     def page_record_check(self, request: Request) -> Response:
-        visit = self._visit(request)
-        user = visit.require_user(SUPERVISOR)
-        fields = ("item_id", "checker", "trips", "minutes", "findings")
-        body = CheckRequest.model_validate_strings({key: request.form.get(key, "") for key in fields})
-        ask(
-            self.audit,
-            "record_check",
-            user.username,
-            body.item_id,
-            body.checker,
-            body.trips,
-            body.minutes,
-            body.findings,
-        )
-        return visit.redirect("/supervision/ratings?done=checked")
+        return self._button(request, self.oversight.record_check, command=CheckRequest,
+                            then=lambda answer: "/supervision/ratings?done=checked")
 
     @page("GET", "/supervision/verify")
     def page_verify(self, request: Request) -> Response:
@@ -172,73 +156,67 @@ class SupervisorPages:
         whole ledger, which grows with every event, so it never holds up the figures. The
         dashboard shows the missing events and the dead letters (cheap to ask) until then."""
         visit = self._visit(request)
-        visit.require_user(SUPERVISOR)
+        user = admitted(visit.require_user(), self.oversight.verify)
         fragment = request.headers.get("X-Fragment") == "1"
         template = "verification_fragment.html" if fragment else "verification.html"
-        return visit.render(template, verification=Figures(self.audit, "verify"))
+        return visit.render(template, verification=Figures(self.oversight.verify, user))
 
     @page("GET", "/supervision/cases")
     def page_find_case(self, request: Request) -> Response:
         visit = self._visit(request)
-        visit.require_user(SUPERVISOR)
+        admitted(visit.require_user(), self.oversight.case_history)
         case_id = request.args.get("case_id", "").strip()[:100]
         return visit.redirect(f"/supervision/cases/{quote(case_id)}" if case_id else "/supervision")
 
     @page("GET", "/supervision/cases/<case_id>")
     def page_replay(self, request: Request, case_id: str) -> Response:
         visit = self._visit(request)
-        visit.require_user(SUPERVISOR)
+        user = admitted(visit.require_user(), self.oversight.case_history)
+        at = partial(Figures, self.oversight.case_history, user, case_id[:100])
         wanted = request.args.get("as_of", "").strip()[:MOMENT_MAX] or None
         # The slider's script sends the moment itself, so both are asked for side by side.
-        asked_as_of = wanted and eventlet.spawn(
-            Figures, self.audit, "case_history", case_id[:100], wanted
-        )
-        history = Figures(self.audit, "case_history", case_id[:100])
+        asked = (wanted, eventlet.spawn(at, wanted)) if wanted else None
+        history = at()
         if history.value is None:
             return visit.render(
                 "replay.html", case_id=case_id[:100], error=history.error, status=history.status
             )
-        moments = [event["at"] for event in history.value["events"]]
-        step = moments.index(wanted) if wanted in moments else chosen_step(request, len(moments))
-        as_of = asked_as_of.wait() if asked_as_of and wanted == moments[step] else history
-        if as_of is history and step < len(moments) - 1:
-            as_of = Figures(self.audit, "case_history", case_id[:100], moments[step])
+        events = history.value["events"]
+        step = chosen_step(request, [event["at"] for event in events], wanted)
         return visit.render(
             "replay.html",
             case_id=case_id[:100],
-            error=as_of.error,
-            moments=moments,
-            step=step,
-            replay=as_of.value,
-            steps=[step_of(e) for e in (as_of.value or {}).get("events", [])],
-            all_steps=[step_of(e) for e in history.value["events"]],
-            names=self._display_names(
-                {e["actor"] for e in history.value["events"] if e.get("actor")}
-            ),
+            **replay_view(history, replay_step(history, at, asked, step), step),
+            names=self._display_names({e["actor"] for e in events if e.get("actor")}),
         )
 
     @page("GET", "/supervision/report.xlsx")
     def page_report(self, request: Request) -> Response:
         visit = self._visit(request)
-        visit.require_user(SUPERVISOR)
-        start, end = period(request)
-        report = ask(self.audit, "report", start, end)
-        return visit.finish(
-            Response(
-                base64.b64decode(report["content_base64"]),
-                content_type=XLSX,
-                headers={
-                    "Content-Disposition": "attachment; filename*=UTF-8''" + quote("监督报表.xlsx")
-                },
-            )
-        )
+        report = self.oversight.report(visit.require_user(), *period(request))
+        return visit.finish(attachment(base64.b64decode(report["content_base64"]), XLSX, "监督报表.xlsx"))
 
 
-def chosen_step(request: Request, count: int) -> int:
+def chosen_step(request: Request, moments: list[str], wanted: str | None) -> int:
+    """The moment the slider asked for (``as_of``), or its position (``step``), or the last."""
+    if wanted in moments:
+        return moments.index(wanted)
     raw = request.args.get("step", "")
     if raw.isdigit():
-        return min(int(raw), count - 1)
-    return count - 1
+        return min(int(raw), len(moments) - 1)
+    return len(moments) - 1
+
+
+def replay_view(history: Figures, as_of: Figures, step: int) -> dict[str, Any]:
+    events = history.value["events"]
+    return {
+        "error": as_of.error,
+        "moments": [event["at"] for event in events],
+        "step": step,
+        "replay": as_of.value,
+        "steps": [step_of(e) for e in (as_of.value or {}).get("events", [])],
+        "all_steps": [step_of(e) for e in events],
+    }
 
 
 def report_query(start: str | None, end: str | None) -> str:
@@ -303,29 +281,13 @@ class Trend:
         ]
         return cls(weeks=placed(weeks))
 
-    @property
-    def width(self) -> int:
-        return CHART_WIDTH
-
-    @property
-    def height(self) -> int:
-        return CHART_HEIGHT
-
-    @property
-    def baseline(self) -> int:
-        return PLOT_BOTTOM
-
-    @property
-    def top(self) -> int:
-        return PLOT_TOP
-
-    @property
-    def left(self) -> int:
-        return PLOT_LEFT
-
-    @property
-    def right(self) -> int:
-        return PLOT_RIGHT
+    # where the chart is drawn, for the template
+    width: ClassVar[int] = CHART_WIDTH
+    height: ClassVar[int] = CHART_HEIGHT
+    baseline: ClassVar[int] = PLOT_BOTTOM
+    top: ClassVar[int] = PLOT_TOP
+    left: ClassVar[int] = PLOT_LEFT
+    right: ClassVar[int] = PLOT_RIGHT
 
     @property
     def most_cases(self) -> int:

@@ -8,12 +8,13 @@ import pytest
 from services.gateway.application import IdentityApplication
 from services.gateway.auth import LocalPasswordProvider, User
 from services.gateway.demo import DEMO_ACCOUNTS
-from services.gateway.http import RateLimitedError, UnauthorizedError
+from services.gateway.http import UnauthorizedError
 from services.gateway.identity import Identity
 from services.gateway.models import AccountDraft
 from services.gateway.passwords import hash_password
 from services.gateway.throttle import LoginPolicy, Window
 from services.gateway.tokens import TokenIssuer
+from shared.errors import RateLimitedError
 
 GZC = next(draft for draft in DEMO_ACCOUNTS if draft.username == "gzc")
 TOKENS = TokenIssuer("a-secret-long-enough-for-hs256-signing", timedelta(hours=8))

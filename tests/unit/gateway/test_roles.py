@@ -2,16 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from services.gateway.auth import (
-    EDITOR,
-    PUBLISHER,
-    REVIEWER,
-    User,
-    bearer_token,
-    require_roles,
-    require_staff,
-)
-from services.gateway.http import ForbiddenError, UnauthorizedError
+from services.gateway.auth import User, bearer_token, require_roles, require_staff
+from services.gateway.http import UnauthorizedError
+from shared.errors import ForbiddenError
+from shared.roles import EDITOR, PUBLISHER, REVIEWER
 
 editor_of_gzc = User("gzc", "国资处审批员", "gzc", ("approver", "editor"))
 teacher = User("teacher1", "李老师", "hkxy", ("applicant",))
