@@ -50,9 +50,8 @@ def main(argv: list[str] | None = None) -> None:
     # Everything in this process that reaches the broker (nameko, the relay, dead-lettering)
     # logs in as the service's own bus user.
     os.environ["AMQP_URI"] = service_login_uri(env("AMQP_URI"), name)
-    os.environ["ONETRIP_SERVICE_NAME"] = name  # named in JSON log lines
     settings = Settings()
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings.log_level, settings.log_format, service=name)
     metrics.watch_queues(settings.amqp_uri, queues_of(name))
     if name != "gateway":  # the gateway answers GET /metrics itself
         metrics.serve(settings.metrics_port, settings.metrics_host)
