@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PYTEST_ARGS ?= -n 3
 INSTALLED := $(VENV)/.installed
 
-.PHONY: up test down bench install servers lint compose-check clean
+.PHONY: up test down bench install servers lint compose-check deploy-check clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,7 @@ $(NODE_EXAMPLE): examples/node-consumer/package-lock.json
 
 test: install servers $(NODE_EXAMPLE)
 	@scripts/ensure-system-packages test
-	$(VENV)/bin/ruff check services shared tests bench
+	$(VENV)/bin/ruff check services shared tests bench deploy
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 down:
@@ -49,8 +49,12 @@ bench: install servers
 compose-check: install
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
 
+# The Kubernetes manifests against the API's and the operators' schemas (offline, deploy/README.md).
+deploy-check: install
+	$(PY) deploy/validate.py deploy/base
+
 lint: install
-	$(VENV)/bin/ruff check services shared tests bench
+	$(VENV)/bin/ruff check services shared tests bench deploy
 
 clean:
 	rm -rf $(VENV) var
