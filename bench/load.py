@@ -12,17 +12,17 @@ on loopback. The workload, all through ``http://127.0.0.1:<port>/api/v1``:
                (``POST /cases``), read the case until it is approved (``GET /cases/{id}``,
                every 0.2 s), then read the notifications until its 办理成功 SMS is listed
                (``GET /notifications``): only then is the case *complete*;
-  departments  the seven (six in parallel, then 财务处) each poll their own inbox
-               (``GET /tasks``, every 0.2 s while it brings nothing new) and hand each new task
-               to one of ``--deciders`` desks of that department (``POST /tasks/{id}/decision``);
+  departments  the seven (six in parallel, then 财务处) each poll their own inbox (``GET /tasks``,
+               every ``--inbox-poll`` s while it brings nothing new) and hand each new task to one
+               of ``--deciders`` desks of that department (``POST /tasks/{id}/decision``);
   supervisors  one 纪委 supervisor reads the department figures (``GET /supervision/departments``)
-               and a recent case's audit trail (``GET /audit/cases/{id}``) every 0.5 s; after each
-               run, one ``GET /audit/verify`` must answer ``ok``.
+               and a recent case's audit trail (``GET /audit/cases/{id}``) every
+               ``--supervisor-pause`` s; after each run one ``GET /audit/verify`` must answer ``ok``.
 
 Load: ``--applicants N`` applicants in a closed loop (each starts its next case when the last is
 complete); ``--rate R`` cases started every 1/R s (open loop); ``--step`` doubles the applicants
-(1, 2, 4, ...) until complete cases/s stops growing by 5 % (the saturation point), then runs the
-open loop at half of that maximum and reports the figures there. Every run is bounded by
+(1, 2, 4, ...) until two steps running add less than 5 % of complete cases/s (the saturation point:
+the best step), then runs the open loop at half of that maximum and reports the figures there. Every run is bounded by
 ``--cases`` and ``--seconds``; cases still open after it get ``--drain`` seconds to complete.
 
 Printed per run: complete cases/s, p50/p95/p99 per operation, errors (any unexpected answer),
@@ -79,8 +79,6 @@ SUPERVISOR = "discipline"
 FORM = {"房间": "航空楼 301", "内容": "更换地面、改造网络线路"}
 SEARCH = "/api/v1/items?q=" + quote("装修")
 CASE_POLL_SECONDS = 0.2
-INBOX_POLL_SECONDS = 0.2
-SUPERVISOR_PAUSE_SECONDS = 0.5
 OPERATIONS = (
     "search", "item page", "upload", "submit", "case read", "notifications",
     "inbox", "decision", "supervision", "audit trail", "ledger verify", "complete case",
@@ -210,9 +208,10 @@ class Applicant:
 class Department:
     """One department's inbox poller and its desks; a task goes to exactly one desk."""
 
-    def __init__(self, session: Session, code: str, deciders: int) -> None:
+    def __init__(self, session: Session, code: str, deciders: int, poll: float) -> None:
         self.session = session
         self.code = code
+        self.poll = poll
         self.desks = ThreadPoolExecutor(deciders, thread_name_prefix=f"desk-{code}")
         self.taken: set[str] = set()
 
@@ -229,7 +228,7 @@ class Department:
                 self.taken.add(task_id)
                 self.desks.submit(self.decide, task_id)
             if not new:
-                stop.wait(INBOX_POLL_SECONDS)
+                stop.wait(self.poll)
         self.desks.shutdown(wait=True)
 
     def decide(self, task_id: str) -> None:
@@ -240,8 +239,8 @@ class Department:
             self.session.record.fail(f"decision {self.code}: {exc}")
 
 
-def supervise(session: Session, recent: list[str], stop: threading.Event) -> None:
-    while not stop.wait(SUPERVISOR_PAUSE_SECONDS):
+def supervise(session: Session, recent: list[str], pause: float, stop: threading.Event) -> None:
+    while not stop.wait(pause):
         try:
             session.call("supervision", "GET", "/api/v1/supervision/departments")
             if recent:
@@ -268,17 +267,21 @@ class Load:
     seconds: float = 30.0
     drain: float = 60.0
     deciders: int = 4
+    inbox_poll: float = 0.5
+    supervisor_pause: float = 1.0
 
 
 def run_load(people: People, load: Load, meter: Callable[[], CpuMeter]) -> Record:
     record = Record()
     staff_stop, applicants_stop = threading.Event(), threading.Event()
     session = lambda user: Session(people.port, people.tokens[user], record)
-    departments = [Department(session(code), code, load.deciders) for code in DEPARTMENTS]
+    departments = [Department(session(code), code, load.deciders, load.inbox_poll)
+                   for code in DEPARTMENTS]
     recent: list[str] = []
     staff = [threading.Thread(target=d.work, args=(staff_stop,), daemon=True) for d in departments]
-    staff.append(threading.Thread(target=supervise, args=(session(SUPERVISOR), recent, staff_stop),
-                                  daemon=True))
+    staff.append(threading.Thread(
+        target=supervise, args=(session(SUPERVISOR), recent, load.supervisor_pause, staff_stop),
+        daemon=True))
     applicants = [Applicant(session(name), name, applicants_stop) for name in APPLICANTS]
     for worker in staff:
         worker.start()
@@ -414,7 +417,8 @@ def run(args: argparse.Namespace) -> Outcome:
 def loads(args: argparse.Namespace, people: People, meter: Callable[[], CpuMeter]
           ) -> tuple[list[tuple[Load, Record]], tuple[Load, Record]]:
     bounds = {"cases": args.cases, "seconds": args.seconds, "drain": args.drain,
-              "deciders": args.deciders}
+              "deciders": args.deciders, "inbox_poll": args.inbox_poll,
+              "supervisor_pause": args.supervisor_pause}
     if not args.step:
         if args.rate:
             load = Load(f"{args.rate:g} cases/s offered", rate=args.rate, **bounds)
@@ -428,13 +432,19 @@ def loads(args: argparse.Namespace, people: People, meter: Callable[[], CpuMeter
             break
         load = Load(f"step: {applicants} applicants", applicants=applicants, **bounds)
         steps.append((load, measure(people, load, meter)))
-        rates = [r.cases_per_second for _, r in steps]
-        if steps[-1][1].errors or (len(rates) > 1 and rates[-1] < STEP_GAIN * max(rates[:-1])):
+        if steps[-1][1].errors or saturated([r.cases_per_second for _, r in steps]):
             break
     best = max(r.cases_per_second for _, r in steps)
     half = Load(f"half of the maximum: {best / 2:.1f} cases/s offered", rate=best / 2, **bounds)
     chosen = (half, measure(people, half, meter))
     return steps, chosen
+
+
+def saturated(rates: list[float]) -> bool:
+    """Two steps in a row that did not beat the best before them by 5 % (one may be noise)."""
+    def gained(index: int) -> bool:
+        return rates[index] >= STEP_GAIN * max(rates[:index])
+    return len(rates) > 2 and not gained(-1) and not gained(-2)
 
 
 def measure(people: People, load: Load, meter: Callable[[], CpuMeter]) -> Record:
@@ -469,6 +479,8 @@ def print_outcome(outcome: Outcome) -> None:
     print(f"\nrun: {load.name}, {record.wall:.1f} s")
     print(f"complete cases/s: {record.cases_per_second:.2f} "
           f"({record.complete} complete of {record.started_cases} started)")
+    requests = sum(len(v) for k, v in record.durations.items() if k != "complete case")
+    print(f"HTTP requests: {requests} ({requests / max(record.complete, 1):.1f} a complete case)")
     print(f"errors: {len(record.errors)}")
     for message in record.errors[:10]:
         print(f"  {message[:300]}")
@@ -510,6 +522,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="seconds of starting cases per run")
     parser.add_argument("--drain", type=float, default=60.0, help="seconds for open cases after it")
     parser.add_argument("--deciders", type=int, default=4, help="desks per department")
+    parser.add_argument("--inbox-poll", type=float, default=0.5,
+                        help="seconds between a department's inbox reads that found nothing new")
+    parser.add_argument("--supervisor-pause", type=float, default=1.0,
+                        help="seconds between the supervisor's rounds")
     parser.add_argument("--max-applicants", type=int, default=64, help="step mode's last step")
     parser.add_argument("--raw-rows", type=int, default=2000, help="rows of the raw INSERT")
     args = parser.parse_args()

@@ -15,6 +15,7 @@ pytestmark = pytest.mark.integration
 
 FIELDS = [
     r"complete cases/s: \d+\.\d+ \(3 complete of 3 started\)",
+    r"^HTTP requests: \d+ \(\d+\.\d a complete case\)$",
     r"^errors: 0$",
     *(rf"^{name} +\d+ +\d+\.\d +\d+\.\d +\d+\.\d$" for name in (
         "search", "item page", "upload", "submit", "case read", "notifications", "inbox",
