@@ -36,7 +36,7 @@ $(NODE_EXAMPLE): examples/node-consumer/package-lock.json
 
 test: install servers $(NODE_EXAMPLE)
 	@scripts/ensure-system-packages test
-	$(VENV)/bin/ruff check services shared tests bench deploy
+	$(VENV)/bin/ruff check services shared tests bench deploy scripts
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 down:
@@ -54,7 +54,7 @@ deploy-check: install
 	$(PY) deploy/validate.py deploy/base
 
 lint: install
-	$(VENV)/bin/ruff check services shared tests bench deploy
+	$(VENV)/bin/ruff check services shared tests bench deploy scripts
 
 clean:
 	rm -rf $(VENV) var
