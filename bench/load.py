@@ -304,6 +304,9 @@ def run_load(people: People, load: Load, meter: Callable[[], CpuMeter]) -> Recor
 
 def drive(load: Load, applicants: list[Applicant], recent: list[str], record: Record) -> None:
     """Start cases until the count or the time is spent, then let open ones finish (bounded)."""
+    if load.cases == 0:  # the staff alone: what their polling costs without any case
+        time.sleep(load.seconds)
+        return
     seats = load.applicants or max(8, int(load.rate * 10))
     deadline = time.monotonic() + load.seconds
     numbers = itertools.count()
@@ -389,6 +392,7 @@ class Outcome:
     raw: list[float]
     steps: list[tuple[Load, Record]]
     chosen: tuple[Load, Record]
+    idle: Record | None = None
 
 
 def run(args: argparse.Namespace) -> Outcome:
@@ -410,9 +414,16 @@ def run(args: argparse.Namespace) -> Outcome:
         database = urlsplit(database_url).path.lstrip("/")
         meter = lambda: CpuMeter(pids, database)
         raw = [raw_rate(database_url, args.raw_rows, "raw INSERT, before")]
+        idle = None
+        if args.idle_seconds:
+            idle = run_load(people, Load("staff only", cases=0, seconds=args.idle_seconds,
+                                         inbox_poll=args.inbox_poll,
+                                         supervisor_pause=args.supervisor_pause), meter)
+            progress(f"staff only, no case: {idle.wall:.0f} s, "
+                     f"{sum(len(v) for v in idle.durations.values())} requests")
         steps, chosen = loads(args, people, meter)
         raw.append(raw_rate(database_url, args.raw_rows, "raw INSERT, after"))
-        return Outcome(machine, raw, steps, chosen)
+        return Outcome(machine, raw, steps, chosen, idle)
 
 
 def loads(args: argparse.Namespace, people: People, meter: Callable[[], CpuMeter]
@@ -486,7 +497,7 @@ def print_outcome(outcome: Outcome) -> None:
     for message in record.errors[:10]:
         print(f"  {message[:300]}")
     print_operations(record)
-    print_cpu(record)
+    print_cpu(record, outcome.idle)
     per_case_commits = record.commands_per_second / record.cases_per_second \
         if record.cases_per_second else float("nan")
     print(f"\nraw commit rate (single-row INSERT, same PostgreSQL, this run): {raw:,.0f}/s "
@@ -505,11 +516,19 @@ def print_operations(record: Record) -> None:
         print(f"{name:<16} {len(values):>6} {cuts[0]:>8.1f} {cuts[1]:>8.1f} {cuts[2]:>8.1f}")
 
 
-def print_cpu(record: Record) -> None:
-    print(f"\n{'process':<22} {'CPU s per case':>14} {'cores':>6}")
+def print_cpu(record: Record, idle: Record | None) -> None:
+    """CPU per complete case; with a staff-only run, also the part the cases themselves add
+    (the staff's polling costs the same per second whatever the number of cases)."""
+    extra = f" {'idle cores':>10} {'case s - idle':>13}" if idle else ""
+    print(f"\n{'process':<22} {'CPU s per case':>14} {'cores':>6}{extra}")
     for name, seconds in record.cpu_seconds.items():
         per_case = seconds / record.complete if record.complete else float("nan")
-        print(f"{name:<22} {per_case:>14.4f} {seconds / record.wall:>6.2f}")
+        line = f"{name:<22} {per_case:>14.4f} {seconds / record.wall:>6.2f}"
+        if idle:
+            idle_cores = idle.cpu_seconds.get(name, 0.0) / idle.wall
+            marginal = (seconds - idle_cores * record.wall) / max(record.complete, 1)
+            line += f" {idle_cores:>10.2f} {marginal:>13.4f}"
+        print(line)
 
 
 def main() -> None:
@@ -527,6 +546,8 @@ def main() -> None:
                         help="seconds between a department's inbox reads that found nothing new")
     parser.add_argument("--supervisor-pause", type=float, default=1.0,
                         help="seconds between the supervisor's rounds")
+    parser.add_argument("--idle-seconds", type=float, default=0.0,
+                        help="first measure the staff polling alone, no case, for this long")
     parser.add_argument("--max-applicants", type=int, default=64, help="step mode's last step")
     parser.add_argument("--raw-rows", type=int, default=2000, help="rows of the raw INSERT")
     args = parser.parse_args()
