@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote, urlsplit
 
 import psycopg
 import pytest
@@ -121,12 +122,24 @@ def cluster_env(servers: Servers, database_url: str, three_nodes: str,
                 tmp_path: Path) -> Iterator[dict[str, str]]:
     on_cluster = Servers(database_url, three_nodes)
     with fresh_vhost(on_cluster) as vhost_uri:
+        mirror_rpc_queues(vhost_uri)
         env = service_environment(database_url, vhost_uri, tmp_path)
         env.update(ONETRIP_BROKER_API_URL="http://127.0.0.1:15701/api", ONETRIP_RPC_TIMEOUT="3",
                    ONETRIP_SMS_MIN_INTERVAL_SECONDS="1", ONETRIP_NOTIFY_RETRY_BASE_SECONDS="0.2",
                    ONETRIP_NOTIFY_RETRY_CAP_SECONDS="1", ONETRIP_NOTIFY_POLL_SECONDS="0.2",
                    ONETRIP_CIPHER_KEY="test-cipher-key", ONETRIP_AUDIT_GRACE_SECONDS="5")
         yield env
+
+
+def mirror_rpc_queues(vhost_uri: str) -> None:
+    """nameko's RPC queues are classic queues: mirrored on every node by policy, so a service's
+    queue outlives the node that declared it (the subscription queues are quorum queues)."""
+    vhost = quote(unquote(urlsplit(vhost_uri).path[1:]), safe="")
+    reply = requests.put(
+        f"http://127.0.0.1:15701/api/policies/{vhost}/onetrip-rpc-mirrored", auth=("guest", "guest"),
+        json={"pattern": "^rpc-", "apply-to": "queues", "priority": 1,
+              "definition": {"ha-mode": "all", "ha-sync-mode": "automatic"}}, timeout=30)
+    assert reply.status_code in (201, 204), reply.text
 
 
 def call(do: Callable[[], requests.Response], ok: set[int], timeout: float = 120) -> requests.Response:
