@@ -5,7 +5,8 @@ Not part of ``make test`` (it starts a cluster of its own, about two minutes): `
 test-cluster`` runs it. The cluster (``scripts/rabbitmq-cluster``: nodes on ports 5701–5703, state
 under a temporary directory) never touches the machine's broker on 5672. The services reach it
 through one address that hands each new connection to the first node answering, as a Kubernetes
-Service or a load balancer does; every subscription queue is a quorum queue on the three nodes.
+Service or a load balancer does; every subscription queue is a quorum queue on the three nodes, and
+nameko's classic RPC queues are mirrored on all three by a policy of the test's vhost.
 """
 from __future__ import annotations
 
