@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PYTEST_ARGS ?= -n 3
 INSTALLED := $(VENV)/.installed
 
-.PHONY: up test down bench install servers lint compose-check clean
+.PHONY: up test test-cluster down bench install servers lint compose-check deploy-check clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -46,8 +46,13 @@ $(OIDC_PROVIDER): tests/oidc/package-lock.json
 
 test: install servers $(NODE_EXAMPLE) $(ASYNCAPI_PARSER) $(OIDC_PROVIDER)
 	@scripts/ensure-system-packages test
-	$(VENV)/bin/ruff check services shared tests bench
+	$(VENV)/bin/ruff check services shared tests bench deploy scripts
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The hall on a three-node RabbitMQ cluster of its own (ports 5701-5703), two nodes stopped in
+# turn under load (tests/cluster/cluster_check.py, ~3 minutes; not part of `make test`).
+test-cluster: install servers
+	$(VENV)/bin/pytest -p no:xdist -q tests/cluster/cluster_check.py
 
 down:
 	-pkill -TERM -f 'onetrip-service' || true
@@ -59,8 +64,12 @@ bench: install servers
 compose-check: install
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
 
+# The Kubernetes manifests against the API's and the operators' schemas (offline, deploy/README.md).
+deploy-check: install
+	$(PY) deploy/validate.py deploy/base
+
 lint: install
-	$(VENV)/bin/ruff check services shared tests bench
+	$(VENV)/bin/ruff check services shared tests bench deploy scripts
 
 clean:
 	rm -rf $(VENV) var

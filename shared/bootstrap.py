@@ -42,13 +42,15 @@ def declare_topology(amqp_uri: str) -> None:
             subscription.queue()(channel).declare()
 
 
-def set_up_bus(amqp_uri: str, patience: float = BROKER_PATIENCE_SECONDS) -> None:
+def set_up_bus(
+    amqp_uri: str, patience: float = BROKER_PATIENCE_SECONDS, broker_api_url: str = ""
+) -> None:
     """The bus users with their permissions, then the exchanges and subscriber queues; waits
     for a broker that does not answer yet."""
     deadline = time.monotonic() + patience
     while True:
         try:
-            BrokerAdmin.of(amqp_uri).grant(vhost_of(amqp_uri))
+            BrokerAdmin.of(amqp_uri, broker_api_url).grant(vhost_of(amqp_uri))
             declare_topology(amqp_uri)
             return
         except (BrokerUnreachableError, OperationalError, ConnectionError) as exc:
@@ -65,7 +67,7 @@ def main() -> None:
     for schema in SCHEMAS:
         ensure_schema(settings.database, schema)
     try:
-        set_up_bus(settings.amqp_uri)
+        set_up_bus(settings.amqp_uri, broker_api_url=settings.broker_api_url)
     except BrokerAdminError as exc:
         sys.exit(f"python -m shared.bootstrap: {exc}")
     print(f"database {settings.database.dbname}, the bus users and "

@@ -226,9 +226,9 @@ class BrokerAdmin:
     password: str
 
     @classmethod
-    def of(cls, amqp_uri: str) -> BrokerAdmin:
+    def of(cls, amqp_uri: str, api_url: str = "") -> BrokerAdmin:
         parts = urlsplit(amqp_uri)
-        api = os.environ.get("ONETRIP_BROKER_API_URL") or f"http://{parts.hostname}:15672/api"
+        api = api_url or f"http://{parts.hostname}:15672/api"
         return cls(api.rstrip("/"), unquote(parts.username or "guest"),
                    unquote(parts.password or "guest"))
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic_core import to_jsonable_python
 
-from shared.contracts.approval import (
+from shared.contracts.case_events import (
     CASE_EVENTS,
     STATUS_AFTER,
     CaseApproved,

@@ -14,7 +14,7 @@ from typing import Any
 
 from kombu import Connection, Exchange
 
-from shared.config import env
+from shared.config import Settings
 from shared.messaging import (
     DEAD_LETTER_QUEUE,
     ERROR_HEADER,
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
     again = sub.add_parser("replay", help="send dead letters back to their queues")
     again.add_argument("--queue", help="only the dead letters of this queue")
     args = parser.parse_args(argv)
-    uri = env("AMQP_URI")
+    uri = Settings().amqp_uri
     if args.command == "list":
         json.dump(dead_letters(uri), sys.stdout, ensure_ascii=False, indent=2)
         print()

@@ -8,7 +8,7 @@ from weakref import WeakKeyDictionary
 from nameko.extensions import DependencyProvider
 
 from shared import correlation
-from shared.config import Settings
+from shared.config import settings_of
 from shared.eventstore import EventStores, open_application
 from shared.relay import OutboxRelay
 
@@ -49,7 +49,7 @@ class EventStore(Correlated, Generic[A]):
         self.relay: OutboxRelay | None = None
 
     def setup(self) -> None:
-        settings = Settings()
+        settings = settings_of(self.container.config)
         self.app = open_application(self.application_class, self.application_class.service, settings)
         if self.relay_enabled:
             self.relay = OutboxRelay(self.app.outbox, settings)

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, ClassVar, NamedTuple, Protocol, TypeVar
+from typing import Any, ClassVar, NamedTuple, Protocol, Self, TypeVar
 
 import psycopg
 from eventsourcing.application import Application, ProcessingEvent
@@ -20,8 +20,9 @@ from eventsourcing.projection import EventSourcedProjection
 from psycopg import sql
 
 from shared import correlation
-from shared.config import Database, Settings, env
+from shared.config import Database, Settings
 from shared.contracts import SCHEMA_VERSION, IntegrationEvent
+from shared.workdays import HOLIDAYS_FILE_VARIABLE
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,8 @@ class Publication(NamedTuple):
 
 
 def application_env(schema: str, settings: Settings | None = None) -> dict[str, str]:
-    db = (settings or Settings()).database
+    settings = settings or Settings()
+    db = settings.database
     return {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
         "POSTGRES_DBNAME": db.dbname,
@@ -51,14 +53,17 @@ def application_env(schema: str, settings: Settings | None = None) -> dict[str, 
         # Redelivered messages may arrive out of order: track every id, not only the max.
         "SINGLE_ROW_TRACKING": "n",
         # Every process of the hall shares PostgreSQL's max_connections (100 by default).
-        "POSTGRES_POOL_SIZE": env("ONETRIP_DB_POOL_SIZE"),
-        "POSTGRES_MAX_OVERFLOW": env("ONETRIP_DB_MAX_OVERFLOW"),
+        "POSTGRES_POOL_SIZE": str(settings.db_pool_size),
+        "POSTGRES_MAX_OVERFLOW": str(settings.db_max_overflow),
         "POSTGRES_CONN_MAX_AGE": "600",
         # A broken pooled connection is retried by the recorder; pinging each checkout cost ~10%.
         "POSTGRES_PRE_PING": "n",
         # Commands load from a cache and fast-forward from the store: correct with several instances.
         "AGGREGATE_CACHE_MAXSIZE": "5000",
         "AGGREGATE_CACHE_FASTFORWARD": "y",
+        # The working-day calendar's school closures (shared.workdays), for the applications
+        # that count working days.
+        HOLIDAYS_FILE_VARIABLE: settings.holidays_file,
     }
 
 
@@ -87,6 +92,11 @@ class EventStores(Protocol):
 
     service: ClassVar[str]
 
+    @classmethod
+    def composed(cls, env: dict[str, str], settings: Settings) -> Self:
+        """Constructed by the process's composition root with its settings."""
+        ...
+
     @property
     def outbox(self) -> OnetripApplication:
         """The application whose notification log the relay publishes."""
@@ -106,7 +116,7 @@ def open_application(application_class: type[A_], schema: str, settings: Setting
     ensure_database(settings.database)
     ensure_schema(settings.database, schema)
     with schema_lock(settings, schema):
-        return application_class(env=application_env(schema, settings))
+        return application_class.composed(application_env(schema, settings), settings)
 
 
 @contextmanager
@@ -151,6 +161,10 @@ class OnetripApplication(Application[Any]):
     """An application whose stored events may be published as integration events."""
 
     service: ClassVar[str] = ""
+
+    @classmethod
+    def composed(cls, env: dict[str, str], settings: Settings) -> Self:
+        return cls(env=env)
 
     @property
     def outbox(self) -> OnetripApplication:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import logging.config
-import os
 import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -51,13 +50,17 @@ class JsonFormatter(logging.Formatter):
     ``correlation_id`` of the request being served where one is known, and ``error`` with
     the traceback."""
 
+    def __init__(self, service: str = "") -> None:
+        super().__init__()
+        self.service = service
+
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
             "at": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
             "message": mask(record.getMessage()),
-            "service": os.environ.get("ONETRIP_SERVICE_NAME", ""),
+            "service": self.service,
         }
         correlation = getattr(record, "correlation_id", None) or current_correlation()
         if correlation:
@@ -67,7 +70,7 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False)
 
 
-def logging_config(level: str = "INFO", style: str = "text") -> dict[str, Any]:
+def logging_config(level: str = "INFO", style: str = "text", service: str = "") -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -77,7 +80,7 @@ def logging_config(level: str = "INFO", style: str = "text") -> dict[str, Any]:
                 "()": MaskingFormatter,
                 "format": "%(asctime)s %(levelname)s %(name)s: %(message)s",
             },
-            "json": {"()": JsonFormatter},
+            "json": {"()": JsonFormatter, "service": service},
         },
         "handlers": {
             "console": {
@@ -91,9 +94,9 @@ def logging_config(level: str = "INFO", style: str = "text") -> dict[str, Any]:
     }
 
 
-def configure_logging(level: str = "INFO", style: str = "text") -> None:
+def configure_logging(level: str = "INFO", style: str = "text", service: str = "") -> None:
     """Logging for a service process; what else reaches stdout or stderr is masked too."""
     if not isinstance(sys.stderr, MaskingStream):
         sys.stdout = MaskingStream(sys.stdout)  # type: ignore[assignment]
         sys.stderr = MaskingStream(sys.stderr)  # type: ignore[assignment]
-    logging.config.dictConfig(logging_config(level, style))
+    logging.config.dictConfig(logging_config(level, style, service))

@@ -25,7 +25,7 @@ from nameko.messaging import QueueConsumer
 from pydantic import ValidationError
 
 from shared import correlation, metrics
-from shared.config import Settings, env
+from shared.config import settings_of
 from shared.contracts import EVENT_DATA, IntegrationEvent
 from shared.contracts.manifest import Manifest
 from shared.inputs import UnstorableError, check_storable
@@ -153,7 +153,7 @@ class TolerantQueueConsumer(QueueConsumer):
 
     @property
     def prefetch_count(self) -> int:
-        return int(env("ONETRIP_EVENT_PREFETCH"))
+        return settings_of(self.container.config).event_prefetch
 
     def get_consumers(self, consumer_cls: Any, channel: Any) -> Any:
         consumers = super().get_consumers(consumer_cls, channel)
@@ -187,7 +187,7 @@ class IntegrationEventHandler(EventHandler):
             self.stream,
         )
         self.queue = subscription.queue()
-        self.settings = Settings()
+        self.settings = settings_of(self.container.config)
 
     @property
     def amqp_uri(self) -> str:

@@ -20,7 +20,7 @@ from nameko.cli.run import run
 
 from shared import metrics
 from shared.busaccess import service_login_uri
-from shared.config import env, nameko_config
+from shared.config import Settings, env, nameko_config
 from shared.keys import keys_of, refuse_development_keys
 from shared.logs import configure_logging
 from shared.messaging import DEAD_LETTER_QUEUE
@@ -50,12 +50,12 @@ def main(argv: list[str] | None = None) -> None:
     # Everything in this process that reaches the broker (nameko, the relay, dead-lettering)
     # logs in as the service's own bus user.
     os.environ["AMQP_URI"] = service_login_uri(env("AMQP_URI"), name)
-    os.environ["ONETRIP_SERVICE_NAME"] = name  # named in JSON log lines
-    configure_logging(env("ONETRIP_LOG_LEVEL"), env("ONETRIP_LOG_FORMAT"))
-    metrics.watch_queues(env("AMQP_URI"), queues_of(name))
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format, service=name)
+    metrics.watch_queues(settings.amqp_uri, queues_of(name))
     if name != "gateway":  # the gateway answers GET /metrics itself
-        metrics.serve(int(env("ONETRIP_METRICS_PORT") or 0), env("ONETRIP_METRICS_HOST"))
-    run([service_cls], nameko_config(name))
+        metrics.serve(settings.metrics_port, settings.metrics_host)
+    run([service_cls], nameko_config(name, settings))
 
 
 def queues_of(service: str) -> list[str]:

@@ -13,7 +13,6 @@ the period starts; the starting day itself never counts (次日起算).
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
@@ -41,11 +40,13 @@ class WorkingCalendar:
         return cls(frozenset(holidays), frozenset(workdays))
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> WorkingCalendar:
-        path = (environ if environ is not None else os.environ).get(HOLIDAYS_FILE_VARIABLE)
-        if not path:
-            return cls.statutory()
-        return cls.from_file(Path(path))
+    def from_env(cls, environ: Mapping[str, str]) -> WorkingCalendar:
+        return cls.configured(environ.get(HOLIDAYS_FILE_VARIABLE) or "")
+
+    @classmethod
+    def configured(cls, holidays_file: str) -> WorkingCalendar:
+        """The statutory calendar with the holidays file's additions (``holidays_file`` may be empty)."""
+        return cls.from_file(Path(holidays_file)) if holidays_file else cls.statutory()
 
     @classmethod
     def from_file(cls, path: Path) -> WorkingCalendar:

@@ -1,6 +1,6 @@
 """The case (办件) aggregate: it records the contract's integration events themselves.
 
-Each command decides, then records one of ``shared.contracts.approval``'s case events; the
+Each command decides, then records one of the events of ``shared.contracts.case_events``; the
 aggregate keeps its state as the contract's ``Case`` view, folded by ``shared.casefold`` from
 those very events, so the audit service's replay and this aggregate can never disagree.
 Times, ids, the caller's own files and the working-day calendar are passed in; nothing
@@ -38,7 +38,7 @@ from services.approval.rules import (
     urged_on,
 )
 from shared import casefold
-from shared.contracts import approval as contract
+from shared.contracts import case_events as contract
 from shared.errors import (
     ConflictError,
     ForbiddenError,

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 from psycopg import sql
 
 from services.approval.stored import recorded_case_event
-from shared.contracts import approval as contract
+from shared.contracts import case_events as contract
 from shared.followers import NotificationLogFollower, Position
 
 BATCH = 500

@@ -9,7 +9,7 @@ from typing import Any
 
 from services.approval.domain import ItemVersion, PublishedItem, item_version_id, published_item_id
 from services.approval.store import ApprovalStore
-from shared.contracts.approval import PinnedItem
+from shared.contracts.case_events import PinnedItem
 from shared.errors import InvalidError, NotFoundError
 from shared.eventstore import retry_on_conflict
 

@@ -6,7 +6,7 @@ from collections.abc import Collection, Mapping
 from datetime import date, datetime
 from typing import Any
 
-from shared.contracts.approval import CaseSubmitted
+from shared.contracts.case_events import CaseSubmitted
 from shared.errors import InvalidError, NotFoundError
 from shared.workdays import in_shanghai
 

@@ -5,13 +5,12 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from nameko.timer import timer
 from pydantic import BaseModel, ValidationError
 
 from services.approval.application import ApprovalApplication
 from services.approval.inbox import TaskInbox
 from shared.caller import SignedRpcProxy
-from shared.config import env
+from shared.config import Settings
 from shared.contracts import IntegrationEvent
 from shared.contracts.approval import (
     CasePage,
@@ -27,7 +26,7 @@ from shared.errors import ForbiddenError, InvalidError, NotFoundError
 from shared.messaging import integration_event_handler
 from shared.roles import APPROVER, SUPERVISOR, is_staff, may_delegate
 from shared.rpc import rpc
-from shared.service import HealthCheckMixin
+from shared.service import HealthCheckMixin, ProcessSettings, every
 from shared.workdays import SHANGHAI
 
 M = TypeVar("M", bound=BaseModel)
@@ -66,6 +65,7 @@ class ApprovalService(HealthCheckMixin):
 
     store: ApprovalApplication = ApprovalStore()  # type: ignore[assignment]
     gateway = SignedRpcProxy("gateway")  # the directory: who is an approver of which department
+    settings: Settings = ProcessSettings()  # type: ignore[assignment]
 
     @property
     def inbox(self) -> TaskInbox:
@@ -221,9 +221,9 @@ class ApprovalService(HealthCheckMixin):
 
     # -- the overdue check: every instance runs it; each node is flagged once per opening --
 
-    @timer(interval=float(env("ONETRIP_OVERDUE_CHECK_SECONDS")))
+    @every(interval_of=lambda settings: settings.overdue_check_seconds)
     def check_overdue(self) -> list[str]:
-        now = datetime.now(SHANGHAI) + timedelta(days=float(env("ONETRIP_CLOCK_SKEW_DAYS")))
+        now = datetime.now(SHANGHAI) + timedelta(days=self.settings.clock_skew_days)
         self.inbox.catch_up()
         marked = []
         for case_id, node_id in self.inbox.overdue_candidates(now):

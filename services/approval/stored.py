@@ -14,7 +14,7 @@ from eventsourcing.persistence import JSONTranscoder, Transcoding
 from eventsourcing.utils import register_topic
 
 from services.approval.case import Case
-from shared.contracts.approval import CASE_EVENTS, CaseEvent, case_event
+from shared.contracts.case_events import CASE_EVENTS, CaseEvent, case_event
 
 OLD_MODULE = "services.approval.domain"
 OLD_EVENTS = {

@@ -7,7 +7,6 @@ is the ledger itself, which the rectifications and the supervision figures follo
 
 from __future__ import annotations
 
-import os
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +18,7 @@ from services.audit import ledger
 from services.audit.integrity import LedgerIntegrity
 from services.audit.ledgerlog import LedgerLog
 from services.audit.replay import parse_moment, rebuild_case, timeline_entry, timeline_order
+from shared.config import Settings
 from shared.contracts import IntegrationEvent
 from shared.errors import NotFoundError
 from shared.eventstore import ConsumingApplication
@@ -33,9 +33,10 @@ class AuditLedger(LedgerIntegrity, ConsumingApplication):
     name = "audit"
     service = "audit"
 
-    def __init__(self, env: dict[str, str] | None = None) -> None:
+    def __init__(self, env: dict[str, str] | None = None, settings: Settings | None = None) -> None:
         topic = "services.audit.ledger:LedgerRecorder"
         super().__init__({**(env or {}), "PROCESS_RECORDER_TOPIC": topic})
+        self.settings = settings or Settings()
         self.tables = Tables.of(self)
         self.schema = self.tables.schema
         self.ledger_name = f"{self.env.get('POSTGRES_DBNAME', 'onetrip')}/{self.schema}"
@@ -49,7 +50,7 @@ class AuditLedger(LedgerIntegrity, ConsumingApplication):
 
     def policy(self, domain_event: Any, processing_event: ProcessingEvent[Any]) -> None:
         event: IntegrationEvent = domain_event
-        if os.environ.get("ONETRIP_FAULT") == f"audit_append:{event.type}":
+        if self.settings.fault == f"audit_append:{event.type}":
             raise AppendFaultError(f"故障注入：审计服务无法记入 {event.type} 事件")
         processing_event.collect_events(ledger_entry=ledger.canonical_json(event.to_wire()))
 

@@ -24,10 +24,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from shared.config import env
-
-DEFAULT_PATH = "var/audit-checkpoint.json"
-
 
 class CheckpointForgedError(ValueError):
     pass
@@ -40,23 +36,15 @@ class Checkpoint:
     at: str = ""
 
 
-def checkpoint_path() -> Path:
-    return Path(os.environ.get("ONETRIP_AUDIT_CHECKPOINT") or DEFAULT_PATH)
-
-
-def audit_key() -> bytes:
-    return env("ONETRIP_AUDIT_KEY").encode("utf-8")
-
-
 def signature(ledger: str, seq: int, head: str, key: bytes) -> str:
     return hmac.new(key, f"{ledger}:{seq}:{head}".encode(), hashlib.sha256).hexdigest()
 
 
 class CheckpointFile:
-    def __init__(self, ledger: str, path: Path | None = None, key: bytes | None = None) -> None:
+    def __init__(self, ledger: str, path: Path, key: bytes) -> None:
         self.ledger = ledger
-        self.path = path or checkpoint_path()
-        self.key = key or audit_key()
+        self.path = path
+        self.key = key
 
     def read(self) -> Checkpoint | None:
         """The signed head, None when there is none; raises when the signature does not hold."""

@@ -15,6 +15,7 @@ from eventsourcing.system import Follower
 from services.audit import supervision
 from services.audit.replay import parse_moment
 from services.audit.supervision import Facts, SupervisionFacts
+from shared.config import Settings
 from shared.errors import InvalidError
 from shared.followers import Tables
 
@@ -24,8 +25,8 @@ T = TypeVar("T", datetime, datetime | None)
 class SupervisionFigures(Follower[Any]):
     name = "supervision"
 
-    def __init__(self, env: dict[str, str] | None = None) -> None:
-        super().__init__(env)
+    def __init__(self, env: dict[str, str] | None = None, settings: Settings | None = None) -> None:
+        super().__init__(env)  # the figures need no setting beyond the database's
         self.tables = Tables.of(self)
         self.facts = SupervisionFacts(self.tables)
         self.facts.create_tables()

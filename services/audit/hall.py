@@ -24,8 +24,9 @@ from services.audit.ratings import Check, Rectifications
 from services.audit.replay import parse_moment
 from services.audit.report import report_workbook
 from services.audit.supervision import Facts
+from shared.config import Settings
 from shared.contracts import IntegrationEvent
-from shared.contracts.approval import is_bad_review
+from shared.contracts.case_events import is_bad_review
 from shared.errors import NotFoundError
 
 AUDIT = System(pipes=[[AuditLedger, Rectifications], [AuditLedger, SupervisionFigures]])
@@ -38,8 +39,14 @@ A = TypeVar("A", bound=Application[Any])
 class AuditHall(Runner[Any]):
     service = "audit"
 
-    def __init__(self, system: System = AUDIT, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        system: System = AUDIT,
+        env: dict[str, str] | None = None,
+        settings: Settings | None = None,
+    ) -> None:
         super().__init__(system, {**FOLLOWER_POOLS, **(env or {})})
+        self.settings = settings or Settings()
         self.apps: dict[str, Application[Any]] = {}
         self.start()
         self.ledger = self.get(AuditLedger)
@@ -49,9 +56,14 @@ class AuditHall(Runner[Any]):
     def start(self) -> None:
         super().start()
         for name in self.system.nodes:
-            self.apps[name] = self.system.get_app_cls(name)(env=self.env)
+            app_class: Any = self.system.get_app_cls(name)
+            self.apps[name] = app_class(env=self.env, settings=self.settings)
         for leader, follower in self.system.edges:
             self._follower(follower).follow(leader, self.apps[leader].notification_log)
+
+    @classmethod
+    def composed(cls, env: dict[str, str], settings: Settings) -> AuditHall:
+        return cls(env=env, settings=settings)
 
     def stop(self) -> None:
         for app in self.apps.values():

@@ -5,18 +5,17 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from psycopg import Connection, Cursor, sql
 
 from services.audit import completeness, ledger
 from services.audit.checkpoint import Checkpoint, CheckpointFile, CheckpointForgedError
-from shared.config import env
+from shared.config import Settings
 from shared.contracts.manifest import Manifest
 from shared.sightings import Sighting
 from shared.topology import ledger_queues
-
-GRACE_VARIABLE = "ONETRIP_AUDIT_GRACE_SECONDS"
 
 
 def no_checkpoint_reason(entries: int, checkpoint_file: CheckpointFile) -> str:
@@ -34,6 +33,11 @@ class LedgerIntegrity:
     schema: str
     ledger_name: str
     recorder: Any
+    settings: Settings
+
+    def checkpoint_file(self) -> CheckpointFile:
+        audit = self.settings.audit
+        return CheckpointFile(self.ledger_name, Path(audit.checkpoint_path), audit.key.encode())
 
     def _connection(self) -> AbstractContextManager[Connection[Any]]:
         raise NotImplementedError
@@ -44,7 +48,7 @@ class LedgerIntegrity:
     # -- verify ----------------------------------------------------------------------------
 
     def verify(self) -> dict[str, Any]:
-        checkpoint_file = CheckpointFile(self.ledger_name)
+        checkpoint_file = self.checkpoint_file()
         with self._connection() as conn:
             chain = ledger.verify_rows(ledger.stream_rows(conn, self.schema))
             try:
@@ -104,7 +108,7 @@ class LedgerIntegrity:
     def establish_checkpoint(self) -> None:
         """A ledger with no entries and no checkpoint gets the genesis as its first one, so a
         checkpoint that goes missing later is noticed."""
-        checkpoint_file = CheckpointFile(self.ledger_name)
+        checkpoint_file = self.checkpoint_file()
         try:
             if checkpoint_file.read() is not None:
                 return
@@ -116,7 +120,7 @@ class LedgerIntegrity:
 
     def advance_checkpoint(self) -> dict[str, Any]:
         """Verify only what was appended since the signed head, then sign the new head."""
-        checkpoint_file = CheckpointFile(self.ledger_name)
+        checkpoint_file = self.checkpoint_file()
         try:
             checkpoint = checkpoint_file.read()
         except CheckpointForgedError as exc:
@@ -150,7 +154,7 @@ class LedgerIntegrity:
     def accept_checkpoint(self) -> dict[str, Any]:
         """Sign the current head whatever the file held, once the chain itself is intact: the
         operator's answer to a lost checkpoint or a new key (``onetrip-audit checkpoint --accept``)."""
-        checkpoint_file = CheckpointFile(self.ledger_name)
+        checkpoint_file = self.checkpoint_file()
         try:
             previous = checkpoint_file.read()
             before: dict[str, Any] | None = (
@@ -173,7 +177,7 @@ class LedgerIntegrity:
         )
 
     def completeness(self) -> dict[str, Any]:
-        grace = float(env(GRACE_VARIABLE))
+        grace = self.settings.audit.grace_seconds
         with self._transaction() as curs:
             missing, total = completeness.missing(
                 curs, self.schema, self._tracking, grace, ledger_queues()

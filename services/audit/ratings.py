@@ -32,14 +32,14 @@ from services.audit.domain import (
 )
 from services.audit.ledgerlog import integration_event
 from services.audit.replay import parse_moment
+from shared.config import Settings
 from shared.contracts import IntegrationEvent
-from shared.contracts.approval import is_bad_review
+from shared.contracts.case_events import is_bad_review
 from shared.errors import InvalidError, NotFoundError
 from shared.eventstore import CONSUME_ATTEMPTS, OnetripApplication, Publication, retry_on_conflict
 from shared.followers import Tables
 from shared.workdays import WorkingCalendar
 
-RECTIFICATION_DAYS_VARIABLE = "ONETRIP_RECTIFICATION_DAYS"
 OPENED_TOPIC = get_topic(Rectification.Opened)
 STORED_EVENT_FIELDS = frozenset({"originator_id", "originator_version", "originator_topic", "timestamp"})
 Facts = dict[str, Any]
@@ -94,11 +94,12 @@ class Rectifications(Follower[Any], OnetripApplication):
     service = "audit"
     topics = ("case_rated",)
 
-    def __init__(self, env: dict[str, str] | None = None) -> None:
+    def __init__(self, env: dict[str, str] | None = None, settings: Settings | None = None) -> None:
         super().__init__(env)
         adopt_former_stream(Tables.of(self), f"{self.name}_events", self.name)
-        self.calendar = WorkingCalendar.from_env(self.env)
-        self.rectification_days = int(self.env.get(RECTIFICATION_DAYS_VARIABLE) or 5)
+        settings = settings or Settings()
+        self.calendar = WorkingCalendar.configured(settings.holidays_file)
+        self.rectification_days = settings.audit.rectification_days
 
     # -- following the ledger ----------------------------------------------------------------
 

@@ -2,10 +2,8 @@ from __future__ import annotations
 
 import base64
 import logging
-import os
 from typing import Annotated, Any, Literal
 
-from nameko.timer import timer
 from pydantic import ConfigDict, Field, ValidationError
 
 from services.audit.hall import AuditHall
@@ -17,12 +15,11 @@ from shared.errors import InvalidError
 from shared.inputs import Admitted, WholeNumber
 from shared.messaging import integration_event_handler, manifest_handler
 from shared.rpc import rpc
-from shared.service import HealthCheckMixin
+from shared.service import HealthCheckMixin, every
 from shared.sightings import Sighting, dead_letter_watch
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_SECONDS = float(os.environ.get("ONETRIP_AUDIT_CHECKPOINT_SECONDS") or 60)
 TREND_PERIODS_MAX = 53
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -92,7 +89,7 @@ class AuditService(HealthCheckMixin):
     def on_dead_letter(self, sighting: Sighting) -> None:
         self.store.ledger.record_sighting(sighting)
 
-    @timer(interval=CHECKPOINT_SECONDS)
+    @every(interval_of=lambda settings: settings.audit.checkpoint_seconds)
     def keep_watch(self) -> None:
         result = self.store.ledger.advance_checkpoint()
         metrics.LEDGER_INTACT.set(1 if result["ok"] else 0)

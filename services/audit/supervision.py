@@ -24,7 +24,7 @@ from psycopg.types.json import Jsonb
 from pydantic_core import to_jsonable_python
 
 from services.audit.ledgerlog import LedgerLog, wire_event
-from shared.contracts import approval as contract
+from shared.contracts import case_events as contract
 from shared.followers import Follower, Position
 
 Facts = dict[str, Any]

@@ -40,6 +40,12 @@ def contact(department: str) -> dict[str, str]:
     return {"department": department, "name": name, "phone": phone}
 
 
+def stage(name: str, *departments: str, days: int = 2) -> dict[str, Any]:
+    """A stage whose departments decide in parallel, each within ``days`` working days."""
+    nodes = [{"department": code, "time_limit_days": days} for code in departments]
+    return {"name": name, "nodes": nodes, "on_return": "restart_stage"}
+
+
 GONGFANG_ZHUANGXIU: dict[str, Any] = {
     "item_id": "gongfang-zhuangxiu",
     "name": "公房装修改造申请",
@@ -79,18 +85,8 @@ GONGFANG_ZHUANGXIU: dict[str, Any] = {
     "lead_department": "gzc",
     "flow": {
         "stages": [
-            {
-                "name": "并行审批",
-                "nodes": [
-                    {"department": code, "time_limit_days": 2} for code in PARALLEL_DEPARTMENTS
-                ],
-                "on_return": "restart_stage",
-            },
-            {
-                "name": "经费核算",
-                "nodes": [{"department": "cwc", "time_limit_days": 2}],
-                "on_return": "restart_stage",
-            },
+            stage("并行审批", *PARALLEL_DEPARTMENTS),
+            stage("经费核算", "cwc"),
         ]
     },
 }
@@ -111,13 +107,7 @@ WANGLUO_KAITONG: dict[str, Any] = {
     "time_limit_days": 2,
     "lead_department": "xxh",
     "flow": {
-        "stages": [
-            {
-                "name": "审核开通",
-                "nodes": [{"department": "xxh", "time_limit_days": 2}],
-                "on_return": "restart_stage",
-            }
-        ]
+        "stages": [stage("审核开通", "xxh")]
     },
 }
 
@@ -134,13 +124,7 @@ CHELIANG_TONGXING: dict[str, Any] = {
     "time_limit_days": 3,
     "lead_department": "bwc",
     "flow": {
-        "stages": [
-            {
-                "name": "保卫处审核",
-                "nodes": [{"department": "bwc", "time_limit_days": 3}],
-                "on_return": "restart_stage",
-            }
-        ]
+        "stages": [stage("保卫处审核", "bwc", days=3)]
     },
 }
 

@@ -26,6 +26,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from services.catalogue.domain import ServiceItem, as_item
+from shared.followers import Tables
 
 PROJECTION = "item_search"
 TOPICS = (get_topic(ServiceItem.Published), get_topic(ServiceItem.Retired))
@@ -128,10 +129,10 @@ class MemorySearchIndex:
 
 
 class PostgresSearchIndex:
-    def __init__(self, datastore: Any) -> None:
-        self.datastore = datastore
-        self.table = sql.Identifier(datastore.schema, PROJECTION)
-        self.position_table = sql.Identifier(datastore.schema, f"{PROJECTION}_position")
+    def __init__(self, tables: Tables) -> None:
+        self.tables = tables
+        self.table = sql.Identifier(tables.schema, PROJECTION)
+        self.position_table = sql.Identifier(tables.schema, f"{PROJECTION}_position")
         self._create_tables()
 
     def _create_tables(self) -> None:
@@ -159,18 +160,18 @@ class PostgresSearchIndex:
             "INSERT INTO {position} VALUES ({projection}, 0) ON CONFLICT DO NOTHING",
         ]
         names = {
-            "name": sql.Literal(f"{self.datastore.schema}.{PROJECTION}"),
+            "name": sql.Literal(f"{self.tables.schema}.{PROJECTION}"),
             "projection": sql.Literal(PROJECTION),
             "table": self.table,
             "position": self.position_table,
             "department_index": sql.Identifier(f"{PROJECTION}_department"),
         }
-        with self.datastore.transaction(commit=True) as curs:
+        with self.tables.transaction(commit=True) as curs:
             for statement in statements:
                 curs.execute(sql.SQL(statement).format(**names))
 
     def catch_up(self, changes_after: ChangeFeed) -> int:
-        with self.datastore.transaction(commit=True) as curs:
+        with self.tables.transaction(commit=True) as curs:
             curs.execute(
                 sql.SQL("SELECT notification_id FROM {} WHERE projection = %s FOR UPDATE").format(
                     self.position_table
@@ -189,7 +190,7 @@ class PostgresSearchIndex:
             return position
 
     def rebuild(self, changes_after: ChangeFeed) -> int:
-        with self.datastore.transaction(commit=True) as curs:
+        with self.tables.transaction(commit=True) as curs:
             curs.execute(sql.SQL("DELETE FROM {}").format(self.table))
             self._store_position(curs, 0)
         return self.catch_up(changes_after)
@@ -243,7 +244,7 @@ class PostgresSearchIndex:
             conditions.append(sql.SQL("department = %s"))
             params.append(department)
         query = statement.format(self.table, sql.SQL(" AND ").join(conditions))
-        with self.datastore.transaction(commit=False) as curs:
+        with self.tables.transaction(commit=False) as curs:
             curs.execute(query, params)
             return [dict(row) for row in curs.fetchall()]
 
@@ -254,7 +255,7 @@ def like_pattern(q: str) -> str:
 
 
 def search_index_for(app: Application[Any]) -> SearchIndex:
-    datastore = getattr(app.recorder, "datastore", None)
-    if datastore is not None and hasattr(datastore, "pool"):
-        return PostgresSearchIndex(datastore)
-    return MemorySearchIndex()
+    try:
+        return PostgresSearchIndex(Tables.of(app))
+    except TypeError:  # kept in memory or SQLite (the unit tests)
+        return MemorySearchIndex()

@@ -24,13 +24,13 @@ from services.catalogue.demo import seed_demo
 from services.catalogue.flowchart import render_svg
 from services.catalogue.sheet_import import decode_workbook, parse_workbook
 from services.catalogue.spreadsheet import CellError, export_workbook
-from shared.config import Settings, env
+from shared.config import Settings, settings_of
 from shared.contracts.catalogue import Item, ItemDraft, ReviewRequest
 from shared.departments import DEPARTMENTS
 from shared.dependencies import EventStore
 from shared.errors import InvalidError
 from shared.rpc import rpc
-from shared.service import HealthCheckMixin
+from shared.service import HealthCheckMixin, ProcessSettings
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +77,9 @@ def item_out(item: dict[str, Any]) -> dict[str, Any]:
 
 
 @contextmanager
-def advisory_lock(key: int) -> Iterator[None]:
+def advisory_lock(key: int, settings: Settings) -> Iterator[None]:
     """Serialises demo seeding across instances starting at once."""
-    with psycopg.connect(Settings().database.conninfo(), autocommit=True) as conn:
+    with psycopg.connect(settings.database.conninfo(), autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (key,))
         try:
             yield
@@ -87,8 +87,8 @@ def advisory_lock(key: int) -> Iterator[None]:
             conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
 
 
-def seed_once(app: CatalogueApplication) -> list[str]:
-    with advisory_lock(SEED_LOCK):
+def seed_once(app: CatalogueApplication, settings: Settings) -> list[str]:
+    with advisory_lock(SEED_LOCK, settings):
         return seed_demo(app)
 
 
@@ -114,8 +114,9 @@ class CatalogueStartup(DependencyProvider):
 
     def _prepare(self, app: CatalogueApplication) -> None:
         app.update_search()
-        if env("ONETRIP_DEMO") == "1":
-            created = seed_once(app)
+        settings = settings_of(self.container.config)
+        if settings.demo:
+            created = seed_once(app, settings)
             log.info("catalogue demo items: %s", created or "already seeded")
 
     def _app(self) -> CatalogueApplication:
@@ -138,6 +139,7 @@ class CatalogueService(HealthCheckMixin):
 
     store: CatalogueApplication = EventStore(CatalogueApplication)  # type: ignore[assignment]
     startup = CatalogueStartup()
+    settings: Settings = ProcessSettings()  # type: ignore[assignment]
 
     # -- commands ----------------------------------------------------------------------
 
@@ -236,4 +238,4 @@ class CatalogueService(HealthCheckMixin):
 
     @rpc
     def seed_demo(self) -> dict[str, Any]:
-        return {"created": seed_once(self.store)}
+        return {"created": seed_once(self.store, self.settings)}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ DEFAULT_TOKEN_HOURS = "8"
 
 
 def token_hours() -> float:
-    return float(os.environ.get("ONETRIP_TOKEN_HOURS") or DEFAULT_TOKEN_HOURS)
+    return float(env("ONETRIP_TOKEN_HOURS"))
 
 
 ACCOUNT_CACHE_SIZE = 10_000

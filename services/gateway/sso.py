@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -75,12 +74,12 @@ class OidcSettings:
         return cls(
             issuer=issuer,
             client_id=env("ONETRIP_OIDC_CLIENT_ID"),
-            client_secret=os.environ.get("ONETRIP_OIDC_CLIENT_SECRET", ""),
+            client_secret=env("ONETRIP_OIDC_CLIENT_SECRET"),
             label=env("ONETRIP_OIDC_LABEL"),
             scope=env("ONETRIP_OIDC_SCOPE"),
             username_claim=env("ONETRIP_OIDC_USERNAME_CLAIM"),
             department_claim=env("ONETRIP_OIDC_DEPARTMENT_CLAIM"),
-            redirect_uri=os.environ.get("ONETRIP_OIDC_REDIRECT_URI", ""),
+            redirect_uri=env("ONETRIP_OIDC_REDIRECT_URI"),
         )
 
 
@@ -353,8 +352,7 @@ class CasSettings:
         if not server:
             return None
         return cls(server, env("ONETRIP_CAS_LABEL"), env("ONETRIP_CAS_NAME_ATTRIBUTE"),
-                   env("ONETRIP_CAS_DEPARTMENT_ATTRIBUTE"),
-                   os.environ.get("ONETRIP_CAS_SERVICE_URL", ""))
+                   env("ONETRIP_CAS_DEPARTMENT_ATTRIBUTE"), env("ONETRIP_CAS_SERVICE_URL"))
 
 
 class CasClient:

@@ -9,7 +9,7 @@ from typing import Any
 from services.notify.directory import Contact, Directory
 from services.notify.messages import Templates
 from shared.contracts import IntegrationEvent
-from shared.contracts import approval as contract
+from shared.contracts import case_events as contract
 from shared.logs import mask
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,6 @@ failing holds up nothing else.
 from __future__ import annotations
 
 import logging
-import os
 import random
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -21,17 +20,13 @@ from services.notify.domain import Notification
 from services.notify.senders import DeliveryError, Outgoing, Sender
 from services.notify.worktable import Claim, SmsLimits, WorkTable
 from shared import metrics
-from shared.config import fault
+from shared.config import NotifySettings, fault
 from shared.logs import mask
 
 log = logging.getLogger(__name__)
 
 DAILY_LIMIT_REASON = "rate_limited: 该号码今日短信已达上限，仅站内信送达"
 Mapper = Callable[[Callable[[Claim], str], Iterable[Claim]], Iterator[str]]
-
-
-def _env_float(name: str, default: float) -> float:
-    return float(os.environ.get(name) or default)
 
 
 @dataclass(frozen=True)
@@ -58,19 +53,19 @@ class DispatchSettings:
     batch: int = 20
 
     @classmethod
-    def from_env(cls) -> DispatchSettings:
+    def of(cls, settings: NotifySettings) -> DispatchSettings:
         return cls(
             retry=RetryPolicy(
-                base_seconds=_env_float("ONETRIP_NOTIFY_RETRY_BASE_SECONDS", 5.0),
-                cap_seconds=_env_float("ONETRIP_NOTIFY_RETRY_CAP_SECONDS", 600.0),
-                max_attempts=int(_env_float("ONETRIP_NOTIFY_MAX_ATTEMPTS", 8)),
+                base_seconds=settings.retry_base_seconds,
+                cap_seconds=settings.retry_cap_seconds,
+                max_attempts=settings.max_attempts,
             ),
             limits=SmsLimits(
-                min_interval_seconds=_env_float("ONETRIP_SMS_MIN_INTERVAL_SECONDS", 60.0),
-                per_day=int(_env_float("ONETRIP_SMS_DAILY_LIMIT", 10)),
+                min_interval_seconds=settings.sms_min_interval_seconds,
+                per_day=settings.sms_daily_limit,
             ),
-            lease_seconds=_env_float("ONETRIP_NOTIFY_LEASE_SECONDS", 30.0),
-            poll_seconds=_env_float("ONETRIP_NOTIFY_POLL_SECONDS", 0.5),
+            lease_seconds=settings.lease_seconds,
+            poll_seconds=settings.poll_seconds,
         )
 
 

@@ -1,7 +1,6 @@
 """Message texts from the Jinja2 templates in ``templates/``, and SMS segmentation."""
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,7 +34,7 @@ def day(value: Any) -> str:
 
 class Templates:
     def __init__(self, override_dir: str | None = None, signature: str | None = None) -> None:
-        override = override_dir if override_dir is not None else os.environ.get("ONETRIP_NOTIFY_TEMPLATES")
+        override = override_dir
         loaders = [FileSystemLoader(override)] if override else []
         self.env = Environment(
             loader=ChoiceLoader([*loaders, FileSystemLoader(TEMPLATES_DIR)]),
@@ -45,7 +44,7 @@ class Templates:
             lstrip_blocks=True,
         )
         self.env.filters.update(dept=department_name, day=day)
-        self.signature = signature or os.environ.get("ONETRIP_SMS_SIGNATURE") or DEFAULT_SIGNATURE
+        self.signature = signature or DEFAULT_SIGNATURE
 
     def has(self, kind: str, channel: str) -> bool:
         try:

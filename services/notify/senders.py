@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import smtplib
 import ssl
 import urllib.error
@@ -11,6 +10,8 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Protocol
+
+from shared.config import SmtpSettings
 
 DEFAULT_SMS_URL = "http://127.0.0.1:8090/v1/sms"
 
@@ -48,9 +49,9 @@ class HttpSmsSender:
 
     channel = "sms"
 
-    def __init__(self, url: str | None = None, api_key: str | None = None, timeout: float = 5.0) -> None:
-        self.url = url or os.environ.get("ONETRIP_SMS_URL") or DEFAULT_SMS_URL
-        self.api_key = api_key or os.environ.get("ONETRIP_SMS_API_KEY") or ""
+    def __init__(self, url: str = DEFAULT_SMS_URL, api_key: str = "", timeout: float = 5.0) -> None:
+        self.url = url
+        self.api_key = api_key
         self.timeout = timeout
 
     def send(self, message: Outgoing) -> Receipt:
@@ -102,19 +103,10 @@ class SmtpSender:
 
     channel = "email"
 
-    def __init__(
-        self,
-        host: str | None = None,
-        port: int | None = None,
-        sender: str | None = None,
-        timeout: float = 10.0,
-    ) -> None:
-        self.host = host or os.environ.get("ONETRIP_SMTP_HOST") or "127.0.0.1"
-        self.port = port or int(os.environ.get("ONETRIP_SMTP_PORT") or 1025)
-        self.sender = sender or os.environ.get("ONETRIP_SMTP_FROM") or "onetrip@localhost"
-        self.user = os.environ.get("ONETRIP_SMTP_USER") or ""
-        self.password = os.environ.get("ONETRIP_SMTP_PASSWORD") or ""
-        self.ca_file = os.environ.get("ONETRIP_SMTP_CA_FILE") or None
+    def __init__(self, settings: SmtpSettings, timeout: float = 10.0) -> None:
+        self.host, self.port, self.sender = settings.host, settings.port, settings.sender
+        self.user, self.password = settings.user, settings.password
+        self.ca_file = settings.ca_file or None
         self.timeout = timeout
 
     def send(self, message: Outgoing) -> Receipt:

@@ -15,6 +15,7 @@ from services.notify.messages import Templates
 from services.notify.senders import HttpSmsSender, SmtpSender
 from services.notify.worktable import WorkTable
 from shared.caller import SignedRpcProxy
+from shared.config import settings_of
 from shared.contracts import IntegrationEvent
 from shared.dependencies import EventStore
 from shared.errors import InvalidError
@@ -61,10 +62,14 @@ class Delivery(DependencyProvider):
         store = next(d for d in self.container.dependencies if isinstance(d, EventStore))
         app: NotifyApplication = store.app
         work = WorkTable(app)
-        senders = {"sms": HttpSmsSender(), "email": SmtpSender()}
-        settings = DispatchSettings.from_env()
-        dispatcher = Dispatcher(app, work, senders, settings, mapper=greenpool_mapper(10))
-        return Runtime(work, dispatcher, Templates())
+        settings = settings_of(self.container.config).notify
+        senders = {
+            "sms": HttpSmsSender(settings.sms_url, settings.sms_api_key),
+            "email": SmtpSender(settings.smtp),
+        }
+        dispatch = DispatchSettings.of(settings)
+        dispatcher = Dispatcher(app, work, senders, dispatch, mapper=greenpool_mapper(10))
+        return Runtime(work, dispatcher, Templates(settings.templates_dir, settings.sms_signature))
 
     def stop(self) -> None:
         if self.runtime is not None:

@@ -2,18 +2,18 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 from services.smsgateway.server import Ledger, serve
+from shared.config import Settings
 from shared.logs import configure_logging
 
 
 def main() -> None:
-    configure_logging(os.environ.get("ONETRIP_LOG_LEVEL") or "INFO")
-    host = os.environ.get("ONETRIP_SMS_HOST") or "127.0.0.1"
-    port = int(os.environ.get("ONETRIP_SMS_PORT") or 8090)
-    path = Path(os.environ.get("ONETRIP_SMS_DB") or "var/smsgateway.sqlite3")
+    settings = Settings()
+    configure_logging(settings.log_level)
+    host, port = settings.sms_gateway.host, settings.sms_gateway.port
+    path = Path(settings.sms_gateway.database)
     path.parent.mkdir(parents=True, exist_ok=True)
     server = serve(host, port, Ledger(str(path)))
     logging.getLogger("smsgateway").info("SMS gateway on http://%s:%d, ledger %s", host, port, path)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from shared.contracts.approval import CASE_EVENTS
+from shared.contracts.case_events import CASE_EVENTS
 from shared.contracts.catalogue import ITEM_EVENT_DATA
 from shared.contracts.envelope import SCHEMA_VERSION, IntegrationEvent, event_id_for
 from shared.contracts.notify import NOTIFY_EVENT_DATA

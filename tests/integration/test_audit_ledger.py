@@ -267,13 +267,16 @@ def test_a_brand_new_ledger_starts_with_the_genesis_as_its_checkpoint(
 
 
 def test_the_checkpoint_is_signed_with_its_own_key_not_the_token_key(
-    twenty: AuditHall, monkeypatch: pytest.MonkeyPatch
+    twenty: AuditHall, monkeypatch: pytest.MonkeyPatch, database_url: str, tmp_path: Path
 ) -> None:
-    # When the token key changes (a rotation of ONETRIP_SECRET_KEY)
+    # When the audit service starts again after a rotation of the token key (ONETRIP_SECRET_KEY)
     monkeypatch.setenv("ONETRIP_SECRET_KEY", "a-new-token-key-for-the-gateway-0123456789")
-    # Then the checkpoint still holds
-    assert twenty.ledger.verify()["ok"] is True
-    # But signed with another audit key it does not
+    checkpoint = tmp_path / "audit-checkpoint.json"
+    with audit_application(database_url, checkpoint) as restarted:
+        # Then the checkpoint still holds
+        assert restarted.ledger.verify()["ok"] is True
+    # But started with another audit key it does not
     monkeypatch.setenv("ONETRIP_AUDIT_KEY", "another-audit-key-0123456789abcdef")
-    result = twenty.ledger.verify()
+    with audit_application(database_url, checkpoint) as restarted:
+        result = restarted.ledger.verify()
     assert result["ok"] is False and "签名无效" in result["reason"]

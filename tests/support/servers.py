@@ -16,7 +16,7 @@ from psycopg import sql
 
 from shared.bootstrap import declare_exchanges
 from shared.busaccess import BrokerAdmin
-from shared.config import DEFAULTS, Database
+from shared.config import DEFAULTS, Database, Settings
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class Servers:
         return Database.from_url(self.database_url)
 
     def broker(self) -> BrokerAdmin:
-        return BrokerAdmin.of(self.amqp_uri)
+        return BrokerAdmin.of(self.amqp_uri, Settings().broker_api_url)
 
 
 def docker_engine_answers() -> bool:

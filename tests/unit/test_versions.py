@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared import asyncapi, casefold
-from shared.contracts.approval import CaseSubmitted, NodeDecided, case_event
+from shared.contracts.case_events import CaseSubmitted, NodeDecided, case_event
 from shared.messaging import parse_event
 from tests.support.contract import problems
 

@@ -16,14 +16,8 @@ from services.gateway.case_routes import attachment, uploaded_file
 from services.gateway.http import ApiError, json_response
 from services.gateway.web.core import CSRF_HEADER, Pages, json_endpoint, page
 from services.gateway.web.timeline import timeline_of
-from shared.contracts.approval import (
-    CLOSED_STATUSES,
-    OPEN_STATUSES,
-    CaseSubmission,
-    RatingRequest,
-    Resubmission,
-    TripRequest,
-)
+from shared.contracts.approval import CaseSubmission, RatingRequest, Resubmission, TripRequest
+from shared.contracts.case_events import CLOSED_STATUSES, OPEN_STATUSES
 from shared.errors import ForbiddenError
 from shared.roles import may_record_trip
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from shared.contracts import approval as contract
+from shared.contracts import case_events as contract
 from shared.departments import DEPARTMENTS, department_name
 
 __all__ = ["DEPARTMENTS", "department_name"]

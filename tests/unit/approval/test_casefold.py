@@ -8,7 +8,8 @@ import pytest
 
 from services.approval.application import ApprovalApplication
 from shared import casefold
-from shared.contracts.approval import CASE_EVENTS, Case, NodeOpened
+from shared.contracts.approval import Case
+from shared.contracts.case_events import CASE_EVENTS, NodeOpened
 from tests.unit.approval.support import (
     BEFORE_DRAWING,
     FORM,

@@ -14,6 +14,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 from services.notify.senders import DeliveryError, Outgoing, SmtpSender
+from shared.config import SmtpSettings
 from tests.support.gateway import free_port
 from tests.support.notify import Mailbox
 
@@ -74,15 +75,13 @@ Configure = Callable[..., SmtpSender]
 
 
 @pytest.fixture
-def sender(monkeypatch: pytest.MonkeyPatch) -> Configure:
+def sender() -> Configure:
     def configured(port: int, user: str = "", ca_file: str | None = None) -> SmtpSender:
-        monkeypatch.setenv("ONETRIP_SMTP_USER", user)
-        monkeypatch.setenv("ONETRIP_SMTP_PASSWORD", "campus-relay-password" if user else "")
-        if ca_file:
-            monkeypatch.setenv("ONETRIP_SMTP_CA_FILE", ca_file)
-        else:
-            monkeypatch.delenv("ONETRIP_SMTP_CA_FILE", raising=False)
-        return SmtpSender(host="127.0.0.1", port=port, timeout=5)
+        password = "campus-relay-password" if user else ""
+        settings = SmtpSettings(
+            host="127.0.0.1", port=port, user=user, password=password, ca_file=ca_file or ""
+        )
+        return SmtpSender(settings, timeout=5)
 
     return configured
 

@@ -1,4 +1,4 @@
-"""The case vocabulary is declared once, in ``shared.contracts.approval``; every consumer
+"""The case vocabulary is declared once, in ``shared.contracts.case_events``; every consumer
 registers what it does for each event class, or says that it ignores it."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from services.audit import supervision
 from services.gateway.web import labels
 from services.notify import audience
 from shared import casefold
-from shared.contracts.approval import CASE_EVENTS, CaseEvent
+from shared.contracts.case_events import CASE_EVENTS, CaseEvent
 
 NOTHING_IGNORED: frozenset[type[CaseEvent]] = frozenset()
 CONSUMERS = {
