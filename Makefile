@@ -39,7 +39,12 @@ ASYNCAPI_PARSER := tests/asyncapi/node_modules/.package-lock.json
 $(ASYNCAPI_PARSER): tests/asyncapi/package-lock.json
 	cd tests/asyncapi && npm ci --no-audit --no-fund --loglevel=error
 
-test: install servers $(NODE_EXAMPLE) $(ASYNCAPI_PARSER)
+# The OpenID provider the single sign-on tests log in at (tests/oidc), from the npm registry.
+OIDC_PROVIDER := tests/oidc/node_modules/.package-lock.json
+$(OIDC_PROVIDER): tests/oidc/package-lock.json
+	cd tests/oidc && npm ci --no-audit --no-fund --loglevel=error
+
+test: install servers $(NODE_EXAMPLE) $(ASYNCAPI_PARSER) $(OIDC_PROVIDER)
 	@scripts/ensure-system-packages test
 	$(VENV)/bin/ruff check services shared tests bench deploy scripts
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

@@ -67,6 +67,20 @@ DEFAULTS: dict[str, str] = {
     "ONETRIP_SMTP_PASSWORD": "",
     "ONETRIP_SMTP_CA_FILE": "",
     "ONETRIP_FAULT": "",
+    # campus single sign-on (docs/sso.md): no issuer, no OIDC login
+    "ONETRIP_OIDC_ISSUER": "",
+    "ONETRIP_OIDC_CLIENT_ID": "onetrip",
+    "ONETRIP_OIDC_CLIENT_SECRET": "",
+    "ONETRIP_OIDC_REDIRECT_URI": "",
+    "ONETRIP_OIDC_LABEL": "统一身份认证",
+    "ONETRIP_OIDC_SCOPE": "openid profile email",
+    "ONETRIP_OIDC_USERNAME_CLAIM": "preferred_username",
+    "ONETRIP_OIDC_DEPARTMENT_CLAIM": "department",
+    "ONETRIP_CAS_URL": "",
+    "ONETRIP_CAS_LABEL": "统一身份认证(CAS)",
+    "ONETRIP_CAS_NAME_ATTRIBUTE": "name",
+    "ONETRIP_CAS_DEPARTMENT_ATTRIBUTE": "department",
+    "ONETRIP_CAS_SERVICE_URL": "",
 }
 
 

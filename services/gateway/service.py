@@ -23,6 +23,8 @@ from services.gateway.models import (
     SessionView,
     UserView,
 )
+from services.gateway.sso import SingleSignOn, SingleSignOnSettings
+from services.gateway.sso_routes import SsoRoutes
 from services.gateway.supervision_routes import SupervisionRoutes
 from services.gateway.web.pages import PageRoutes
 from shared import asyncapi, metrics
@@ -38,7 +40,7 @@ BACKENDS = ("catalogue", "approval", "notify", "audit")
 HEALTH_TIMEOUT_SECONDS = 3.0
 
 
-class GatewayService(CatalogueRoutes, CaseRoutes, PageRoutes, SupervisionRoutes):
+class GatewayService(CatalogueRoutes, CaseRoutes, PageRoutes, SupervisionRoutes, SsoRoutes):
     name = "gateway"
 
     catalogue = SignedRpcProxy("catalogue")
@@ -49,6 +51,7 @@ class GatewayService(CatalogueRoutes, CaseRoutes, PageRoutes, SupervisionRoutes)
     files: FileStore = Files()  # type: ignore[assignment]
     idempotency: IdempotentCommands = Idempotency()  # type: ignore[assignment]
     correlated = Correlated()
+    sso: SingleSignOn = SingleSignOnSettings()  # type: ignore[assignment]
 
     @api("GET", "/healthz", summary="各服务是否在总线上应答(全部应答为 200,否则 503)",
          response=Health, answers={503: Health}, public=True, tags=["health"])
