@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from shared.contracts.answers import Response
 from shared.inputs import Admitted, Day, WholeNumber, text_required_when
 
 Decision = Literal["approve", "return", "reject"]
@@ -94,10 +95,6 @@ class DelegationRequest(Request):
 
 
 # -- HTTP responses ----------------------------------------------------------------------
-
-
-class Response(BaseModel):
-    model_config = ConfigDict(extra="ignore")
 
 
 class NodeView(Response):

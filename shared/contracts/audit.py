@@ -5,16 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from shared.contracts.answers import Response
 from shared.contracts.approval import Case
 
 
-class View(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-
-class LedgerEntry(View):
+class LedgerEntry(Response):
     seq: int
     type: str
     at: str
@@ -28,7 +25,7 @@ class LedgerEntry(View):
     aggregate_version: int | None = None
 
 
-class CaseHistory(View):
+class CaseHistory(Response):
     case_id: str
     as_of: str | None = None
     events: list[LedgerEntry]
@@ -36,12 +33,12 @@ class CaseHistory(View):
     intact: bool | None = Field(default=None, description="每条记录的哈希是否与内容相符")
 
 
-class Checkpoint(View):
+class Checkpoint(Response):
     seq: int
     hash: str
 
 
-class MissingEvent(View):
+class MissingEvent(Response):
     service: str = Field(description="发布该事件的服务")
     notification_id: int = Field(description="该服务通知日志中的序号")
     reason: str = Field(description="为何认定缺失:死信原因,或发布清单列出后逾期未到")
@@ -50,7 +47,7 @@ class MissingEvent(View):
     since: str | None = Field(None, description="转入死信或清单列出的时间")
 
 
-class DeadLetterView(View):
+class DeadLetterView(Response):
     dead_letter_id: str
     queue: str = Field(description="消息原所在的队列")
     consumer: str | None = Field(description="无法处理它的服务")
@@ -62,7 +59,7 @@ class DeadLetterView(View):
     at: str
 
 
-class Verification(View):
+class Verification(Response):
     ok: bool = Field(description="哈希链完整、与已签名检查点一致,且 missing 为空")
     intact: bool = Field(description="哈希链完整且与已签名检查点一致(不论是否缺少事件)")
     entries: int
@@ -77,7 +74,7 @@ class Verification(View):
     grace_seconds: float = Field(description="清单列出的事件在此时限内未到不算缺失")
 
 
-class DepartmentFigures(View):
+class DepartmentFigures(Response):
     department: str
     cases: int
     closed: int
@@ -92,11 +89,11 @@ class DepartmentFigures(View):
     open_rectifications: int
 
 
-class DepartmentReport(View):
+class DepartmentReport(Response):
     departments: list[DepartmentFigures]
 
 
-class SchoolMeasures(View):
+class SchoolMeasures(Response):
     items_published: int
     online_rate: float | None
     cases: int
@@ -111,7 +108,7 @@ class SchoolMeasures(View):
 
 
 
-class Rectification(View):
+class Rectification(Response):
     status: str
     deadline: str | None
     overdue: bool
@@ -121,7 +118,7 @@ class Rectification(View):
     history: list[dict[str, Any]]
 
 
-class RatingReview(View):
+class RatingReview(Response):
     rating_id: str
     case_id: str
     item_id: str | None
@@ -134,11 +131,11 @@ class RatingReview(View):
     rectification: Rectification
 
 
-class RatingList(View):
+class RatingList(Response):
     ratings: list[RatingReview]
 
 
-class ExperienceCheck(View):
+class ExperienceCheck(Response):
     check_id: str
     item_id: str
     checker: str
@@ -151,7 +148,7 @@ class ExperienceCheck(View):
     item_name: str | None = None
 
 
-class ItemChecks(View):
+class ItemChecks(Response):
     item_id: str
     name: str | None
     department: str | None
@@ -159,5 +156,5 @@ class ItemChecks(View):
     checks: list[ExperienceCheck]
 
 
-class CheckList(View):
+class CheckList(Response):
     items: list[ItemChecks]

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     StrictBool,
@@ -20,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from shared.contracts.answers import Response
 from shared.departments import DEPARTMENTS
 from shared.inputs import Admitted, Day, WholeNumber, text_required_when
 
@@ -219,10 +219,6 @@ class ReviewRequest(Request):
         if info.data.get("decision") == "return" and not comment:
             raise ValueError("退回时必须填写意见")
         return comment
-
-
-class Response(BaseModel):
-    model_config = ConfigDict(extra="ignore")
 
 
 class ItemSummary(Response):
