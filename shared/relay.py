@@ -308,8 +308,8 @@ class OutboxRelay:
         labels = {"service": self.app.service, "application": self.app.name}
         return [(labels, float(max(newest - position, 0)))]
 
-    def _position_table(self) -> sql.Composed:
-        return sql.SQL("{}.{}").format(sql.Identifier(self.schema), sql.Identifier("relay_position"))
+    def _position_table(self) -> sql.Identifier:
+        return sql.Identifier(self.schema, "relay_position")
 
     def _ensure_position_table(self, conn: psycopg.Connection[Any]) -> None:
         conn.execute(

@@ -43,8 +43,8 @@ def adopt_former_stream(tables: Tables, events_table: str, application: str) -> 
             )
 
 
-def _name(tables: Tables, table: str) -> sql.Composed:
-    return sql.SQL("{}.{}").format(sql.Identifier(tables.schema), sql.Identifier(table))
+def _name(tables: Tables, table: str) -> sql.Identifier:
+    return sql.Identifier(tables.schema, table)
 
 
 def _exists(curs: Cursor[DictRow], tables: Tables, table: str) -> bool:
@@ -53,7 +53,7 @@ def _exists(curs: Cursor[DictRow], tables: Tables, table: str) -> bool:
     return bool(row and row["present"])
 
 
-def _has_rows(curs: Cursor[DictRow], table: sql.Composed) -> bool:
+def _has_rows(curs: Cursor[DictRow], table: sql.Composable) -> bool:
     curs.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {}) AS present").format(table))
     row = curs.fetchone()
     return bool(row and row["present"])

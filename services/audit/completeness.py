@@ -30,29 +30,25 @@ MISSING_SHOWN = 1_000
 DEAD_LETTERS_SHOWN = 200
 
 
-def _table(schema: str, name: str) -> sql.Composed:
-    return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(name))
-
-
 def create_statements(schema: str) -> list[sql.Composed]:
     return [
         sql.SQL(
             "CREATE TABLE IF NOT EXISTS {} (service text NOT NULL, notification_id bigint NOT NULL,"
             " event_id text, type text, announced_at timestamptz NOT NULL DEFAULT now(),"
             " PRIMARY KEY (service, notification_id))"
-        ).format(_table(schema, EXPECTED)),
+        ).format(sql.Identifier(schema, EXPECTED)),
         sql.SQL(
             "CREATE TABLE IF NOT EXISTS {} (service text NOT NULL, application text NOT NULL,"
             " low bigint NOT NULL, high bigint NOT NULL, received_at timestamptz NOT NULL,"
             " PRIMARY KEY (service, application, low))"
-        ).format(_table(schema, COVERAGE)),
+        ).format(sql.Identifier(schema, COVERAGE)),
         sql.SQL(
             "CREATE TABLE IF NOT EXISTS {} (dead_letter_id text PRIMARY KEY, queue text,"
             " service text, notification_id bigint, event_id text, type text, reason text,"
             " dead_lettered_at timestamptz, replayed_at timestamptz)"
-        ).format(_table(schema, DEAD_LETTERS)),
+        ).format(sql.Identifier(schema, DEAD_LETTERS)),
         sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (service, notification_id)").format(
-            sql.Identifier(f"{DEAD_LETTERS}_event_idx"), _table(schema, DEAD_LETTERS)
+            sql.Identifier(f"{DEAD_LETTERS}_event_idx"), sql.Identifier(schema, DEAD_LETTERS)
         ),
     ]
 
@@ -67,12 +63,12 @@ def record_manifest(
     key = f"onetrip-manifest:{schema}:{manifest.service}/{manifest.application}"
     curs.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (key,))
     curs.execute(
-        _MERGE.format(coverage=_table(schema, COVERAGE)),
+        _MERGE.format(coverage=sql.Identifier(schema, COVERAGE)),
         manifest.model_dump(include={"service", "application", "after", "through"}),
     )
     if manifest.events:
         curs.execute(
-            _EXPECT.format(expected=_table(schema, EXPECTED), tracking=tracking),
+            _EXPECT.format(expected=sql.Identifier(schema, EXPECTED), tracking=tracking),
             {
                 "service": manifest.service,
                 "ids": [entry.notification_id for entry in manifest.events],
@@ -103,7 +99,7 @@ _EXPECT = sql.SQL(
 
 def record_sighting(curs: Cursor[Any], schema: str, sighting: Sighting) -> None:
     """A dead letter and its replay notice may arrive in either order, or twice."""
-    table = _table(schema, DEAD_LETTERS)
+    table = sql.Identifier(schema, DEAD_LETTERS)
     if sighting.replayed:
         curs.execute(
             sql.SQL(
@@ -135,7 +131,7 @@ def prune(curs: Cursor[Any], schema: str, tracking: sql.Composed) -> int:
         sql.SQL(
             "DELETE FROM {} e USING {} t"
             " WHERE t.application_name = e.service AND t.notification_id = e.notification_id"
-        ).format(_table(schema, EXPECTED), tracking)
+        ).format(sql.Identifier(schema, EXPECTED), tracking)
     )
     return curs.rowcount
 
@@ -149,14 +145,14 @@ def missing(
     """Expected or dead-lettered events the ledger lacks, then stretches no manifest covered."""
     curs.execute(
         _MISSING.format(
-            expected=_table(schema, EXPECTED), dead=_table(schema, DEAD_LETTERS), tracking=tracking
+            expected=sql.Identifier(schema, EXPECTED), dead=sql.Identifier(schema, DEAD_LETTERS), tracking=tracking
         ),
         {"queues": queues, "grace": grace, "late": grace * LATE_FACTOR, "shown": MISSING_SHOWN},
     )
     rows = curs.fetchall()
     found = [_missing_event(row, grace) for row in rows]
     total = int(rows[0]["total"]) if rows else 0
-    curs.execute(_GAPS.format(coverage=_table(schema, COVERAGE)), {"grace": grace})
+    curs.execute(_GAPS.format(coverage=sql.Identifier(schema, COVERAGE)), {"grace": grace})
     gaps = [_missing_stretch(row) for row in curs.fetchall()]
     return (found + gaps)[:MISSING_SHOWN], total + len(gaps)
 
@@ -227,7 +223,7 @@ def waiting_dead_letters(curs: Cursor[Any], schema: str) -> tuple[list[dict[str,
         sql.SQL(
             "SELECT *, count(*) OVER () AS total FROM {} WHERE replayed_at IS NULL"
             " AND dead_lettered_at IS NOT NULL ORDER BY dead_lettered_at DESC LIMIT %s"
-        ).format(_table(schema, DEAD_LETTERS)),
+        ).format(sql.Identifier(schema, DEAD_LETTERS)),
         (DEAD_LETTERS_SHOWN,),
     )
     rows = curs.fetchall()

@@ -171,10 +171,8 @@ class LedgerIntegrity:
     # -- completeness ------------------------------------------------------------------------
 
     @property
-    def _tracking(self) -> sql.Composed:
-        return sql.SQL("{}.{}").format(
-            sql.Identifier(self.schema), sql.Identifier(self.recorder.tracking_table_name)
-        )
+    def _tracking(self) -> sql.Identifier:
+        return sql.Identifier(self.schema, self.recorder.tracking_table_name)
 
     def completeness(self) -> dict[str, Any]:
         grace = self.settings.audit.grace_seconds

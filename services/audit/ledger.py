@@ -38,8 +38,8 @@ def chain_hash(prev_hash: str, canonical: str) -> str:
     return hashlib.sha256((prev_hash + canonical).encode("utf-8")).hexdigest()
 
 
-def ledger_table(schema: str) -> sql.Composed:
-    return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(LEDGER_TABLE))
+def ledger_table(schema: str) -> sql.Identifier:
+    return sql.Identifier(schema, LEDGER_TABLE)
 
 
 def create_statements(schema: str) -> list[sql.Composed]:

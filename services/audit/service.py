@@ -150,29 +150,16 @@ class AuditService(HealthCheckMixin):
     def rectify(
         self, rating_id: str, action: str, actor: str, actor_department: str = "", text: str = ""
     ) -> dict[str, Any]:
-        request = validated(
-            RectifyRequest,
-            rating_id=rating_id,
-            action=action,
-            actor=actor,
-            actor_department=actor_department,
-            text=text,
-        )
+        request = validated(RectifyRequest, rating_id=rating_id, action=action, actor=actor,
+                            actor_department=actor_department, text=text)
         return self.store.rectifications.rectify(**request.model_dump())
 
     @rpc
     def record_check(
         self, actor: str, item_id: str, checker: str, trips: int, minutes: int, findings: str = ""
     ) -> dict[str, Any]:
-        request = validated(
-            CheckRequest,
-            actor=actor,
-            item_id=item_id,
-            checker=checker,
-            trips=trips,
-            minutes=minutes,
-            findings=findings,
-        )
+        request = validated(CheckRequest, actor=actor, item_id=item_id, checker=checker,
+                            trips=trips, minutes=minutes, findings=findings)
         return self.store.record_check(**request.model_dump())
 
     @rpc

@@ -151,22 +151,18 @@ def _count(counts: dict[str, int], key: str) -> None:
 # -- the projection tables -----------------------------------------------------------------
 
 
-def _table(schema: str, name: str) -> sql.Composed:
-    return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(name))
-
-
 def create_statements(schema: str) -> list[sql.Composed]:
     return [
         sql.SQL(
             "CREATE TABLE IF NOT EXISTS {} (case_id text PRIMARY KEY,"
             " submitted_at timestamptz, facts jsonb NOT NULL)"
-        ).format(_table(schema, "case_facts")),
+        ).format(sql.Identifier(schema, "case_facts")),
         sql.SQL("CREATE INDEX IF NOT EXISTS case_facts_submitted_idx ON {} (submitted_at)").format(
-            _table(schema, "case_facts")
+            sql.Identifier(schema, "case_facts")
         ),
         sql.SQL(
             "CREATE TABLE IF NOT EXISTS {} (item_id text PRIMARY KEY, facts jsonb NOT NULL)"
-        ).format(_table(schema, "item_facts")),
+        ).format(sql.Identifier(schema, "item_facts")),
     ]
 
 
@@ -197,7 +193,7 @@ class SupervisionFacts(Follower[dict[str, Any]]):
         with self.tables.transaction(commit=True) as curs:
             self.rewind(curs)
             for table in ("case_facts", "item_facts"):
-                curs.execute(sql.SQL("DELETE FROM {}").format(_table(self.tables.schema, table)))
+                curs.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(self.tables.schema, table)))
         return self.catch_up()
 
 
@@ -227,7 +223,7 @@ def _fold_items(curs: Cursor[Any], schema: str, events: list[dict[str, Any]]) ->
 
 def _load(curs: Cursor[Any], schema: str, table: str, key: str, ids: set[str]) -> dict[str, Facts]:
     query = sql.SQL("SELECT {}, facts FROM {} WHERE {} = ANY(%s)").format(
-        sql.Identifier(key), _table(schema, table), sql.Identifier(key)
+        sql.Identifier(key), sql.Identifier(schema, table), sql.Identifier(key)
     )
     with curs.connection.cursor(row_factory=tuple_row) as reader:
         return {row[0]: row[1] for row in reader.execute(query, (list(ids),))}
@@ -239,7 +235,7 @@ def _store_cases(curs: Cursor[Any], schema: str, cases: dict[str, Facts]) -> Non
             "INSERT INTO {} (case_id, submitted_at, facts) VALUES (%s, %s, %s)"
             " ON CONFLICT (case_id) DO UPDATE"
             " SET submitted_at = EXCLUDED.submitted_at, facts = EXCLUDED.facts"
-        ).format(_table(schema, "case_facts")),
+        ).format(sql.Identifier(schema, "case_facts")),
         [
             (case_id, _optional_moment(facts["submitted_at"]), Jsonb(facts))
             for case_id, facts in cases.items()
@@ -252,7 +248,7 @@ def _store_items(curs: Cursor[Any], schema: str, items: dict[str, Facts]) -> Non
         sql.SQL(
             "INSERT INTO {} (item_id, facts) VALUES (%s, %s)"
             " ON CONFLICT (item_id) DO UPDATE SET facts = EXCLUDED.facts"
-        ).format(_table(schema, "item_facts")),
+        ).format(sql.Identifier(schema, "item_facts")),
         [(item_id, Jsonb(facts)) for item_id, facts in items.items()],
     )
 
@@ -264,13 +260,13 @@ def cases_submitted(
         "SELECT facts FROM {} WHERE submitted_at IS NOT NULL"
         " AND (%s::timestamptz IS NULL OR submitted_at >= %s)"
         " AND (%s::timestamptz IS NULL OR submitted_at < %s) ORDER BY case_id"
-    ).format(_table(schema, "case_facts"))
+    ).format(sql.Identifier(schema, "case_facts"))
     with curs.connection.cursor(row_factory=tuple_row) as reader:
         return [row[0] for row in reader.execute(query, (from_, from_, to, to))]
 
 
 def all_items(curs: Cursor[Any], schema: str) -> list[Facts]:
-    query = sql.SQL("SELECT facts FROM {} ORDER BY item_id").format(_table(schema, "item_facts"))
+    query = sql.SQL("SELECT facts FROM {} ORDER BY item_id").format(sql.Identifier(schema, "item_facts"))
     with curs.connection.cursor(row_factory=tuple_row) as reader:
         return [row[0] for row in reader.execute(query)]
 
