@@ -3,6 +3,8 @@ then the same session cookie, CSRF binding and ``next=`` rules as the login page
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from werkzeug.wrappers import Request, Response
 
 from services.gateway.sso import (
@@ -11,6 +13,7 @@ from services.gateway.sso import (
     PENDING_COOKIE,
     PENDING_SECONDS,
     Pending,
+    Person,
     SingleSignOn,
     SsoAccounts,
     SsoRefusedError,
@@ -41,17 +44,12 @@ class SsoPages(Pages):
     @page("GET", CALLBACK_PATH)
     def page_login_oidc_callback(self, request: Request) -> Response:
         oidc = self.sso.oidc_client()
-        visit = self._visit(request)
-        visit.new_cookies[PENDING_COOKIE] = ("", 0)  # a login under way is answered once
-        try:
-            pending = Pending.unsealed(request.cookies.get(PENDING_COOKIE, ""))
+
+        def identify(pending: Pending) -> tuple[str, Person]:
             claims = oidc.finish(self._callback_url(request), request.args, pending)
-            person = person_of(claims, oidc.settings)
-            user = SsoAccounts(self.identity.accounts).sign_in(oidc.settings.issuer, person)
-        except SsoRefusedError as exc:
-            return visit.render("login.html", status=exc.status, next="", error=exc.detail)
-        visit.sign_in(self.identity.sign_in(user))
-        return visit.redirect(safe_next(pending.next) or home_of(user))
+            return oidc.settings.issuer, person_of(claims, oidc.settings)
+
+        return self._finish(request, identify)
 
     def _callback_url(self, request: Request) -> str:
         configured = self.sso.oidc_client().settings.redirect_uri
@@ -68,13 +66,22 @@ class SsoPages(Pages):
     @page("GET", CAS_CALLBACK_PATH)
     def page_login_cas_callback(self, request: Request) -> Response:
         cas = self.sso.cas_client()
+
+        def identify(pending: Pending) -> tuple[str, Person]:
+            ticket = request.args.get("ticket", "")
+            return cas.settings.server, cas.validate(self._cas_service(request), ticket)
+
+        return self._finish(request, identify)
+
+    def _finish(self, request: Request, identify: Callable[[Pending], tuple[str, Person]]) -> Response:
+        """Signs in the person the provider vouches for, once: only a login this browser
+        started here is finished (no login CSRF), and its cookie is spent either way."""
         visit = self._visit(request)
-        visit.new_cookies[PENDING_COOKIE] = ("", 0)  # a login under way is answered once
+        visit.new_cookies[PENDING_COOKIE] = ("", 0)
         try:
-            # only a login this browser started here is finished (no login CSRF)
             pending = Pending.unsealed(request.cookies.get(PENDING_COOKIE, ""))
-            person = cas.validate(self._cas_service(request), request.args.get("ticket", ""))
-            user = SsoAccounts(self.identity.accounts).sign_in(cas.settings.server, person)
+            issuer, person = identify(pending)
+            user = SsoAccounts(self.identity.accounts).sign_in(issuer, person)
         except SsoRefusedError as exc:
             return visit.render("login.html", status=exc.status, next="", error=exc.detail)
         visit.sign_in(self.identity.sign_in(user))
