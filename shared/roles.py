@@ -17,6 +17,20 @@ ADMIN = "admin"
 Role = Literal["applicant", "approver", "editor", "reviewer", "publisher", "supervisor", "admin"]
 ROLES: tuple[str, ...] = (APPLICANT, APPROVER, EDITOR, REVIEWER, PUBLISHER, SUPERVISOR, ADMIN)
 STAFF_ROLES = frozenset(ROLES) - {APPLICANT}
+ROLE_NAMES: dict[str, str] = {
+    APPLICANT: "申请人",
+    APPROVER: "审批人",
+    EDITOR: "事项编辑",
+    REVIEWER: "校办审核",
+    PUBLISHER: "党委发布",
+    SUPERVISOR: "纪委监督",
+    ADMIN: "系统管理员",
+}
+"""How the pages and error messages name each role."""
+
+
+def role_names(roles: Iterable[str]) -> str:
+    return "、".join(ROLE_NAMES.get(role, role) for role in roles)
 
 
 def is_staff(roles: Iterable[str]) -> bool:

@@ -12,7 +12,7 @@ from services.gateway.domain import Account
 from services.gateway.http import UnauthorizedError
 from services.gateway.passwords import verify_password
 from shared.errors import ForbiddenError
-from shared.roles import is_staff
+from shared.roles import is_staff, role_names
 
 T = TypeVar("T")
 
@@ -46,7 +46,7 @@ class User:
 
 def require_roles(user: User, *roles: str) -> User:
     if not user.has_any(*roles):
-        raise ForbiddenError(f"需要以下角色之一: {', '.join(roles)}")
+        raise ForbiddenError(f"需要以下角色之一：{role_names(roles)}")
     return user
 
 

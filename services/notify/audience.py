@@ -11,6 +11,7 @@ from services.notify.messages import Templates
 from shared.contracts import IntegrationEvent
 from shared.contracts import case_events as contract
 from shared.logs import mask
+from shared.roles import APPROVER, EDITOR
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ def applicant(event: contract.CaseEvent, directory: Directory) -> list[str]:
 
 
 def approvers(department: str, directory: Directory) -> list[str]:
-    return directory.department_members(department, "approver")
+    return directory.department_members(department, APPROVER)
 
 
 def node_approvers(event: contract.NodeOpened | contract.NodeOverdue, directory: Directory) -> list[str]:
@@ -55,7 +56,7 @@ def overdue_audience(event: contract.NodeOverdue, directory: Directory) -> list[
 
 
 def editors(data: Data, directory: Directory) -> list[str]:
-    return directory.department_members(data["department"], "editor")
+    return directory.department_members(data["department"], EDITOR)
 
 
 CASE_RULES: dict[type[contract.CaseEvent], CaseRule] = {
