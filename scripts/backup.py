@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tarfile
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +43,8 @@ from psycopg import sql
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from services.audit.checkpoint import CheckpointFile, checkpoint_path
-from shared.config import DEFAULTS, Database
+from services.audit.checkpoint import CheckpointFile
+from shared.config import Database, Settings, env
 from shared.topology import EVENTS, SUBSCRIPTIONS
 
 DUMP, FILES, CHECKPOINT, MANIFEST = "onetrip.dump", "files.tar", "audit-checkpoint.json", "backup.json"
@@ -57,12 +58,25 @@ class BackupError(RuntimeError):
 # -- settings ------------------------------------------------------------------------------
 
 
+@cache
+def settings() -> Settings:
+    """The hall's settings, read once (this script is its own composition root)."""
+    return Settings()
+
+
 def database() -> Database:
-    return Database.from_url(os.environ.get("DATABASE_URL") or DEFAULTS["DATABASE_URL"])
+    return settings().database
 
 
 def files_dir() -> Path:
-    return Path(os.environ.get("ONETRIP_FILES_DIR") or "var/files")
+    return Path(env("ONETRIP_FILES_DIR"))
+
+
+def checkpoint_file(ledger: str, path: Path | None = None) -> CheckpointFile:
+    """The signed ledger heads the audit service keeps (``ONETRIP_AUDIT_CHECKPOINT``), or the
+    copy of them at ``path``; both signed with ``ONETRIP_AUDIT_KEY``."""
+    audit = settings().audit
+    return CheckpointFile(ledger, path or Path(audit.checkpoint_path), audit.key.encode())
 
 
 def ledger_name(db: Database) -> str:
@@ -109,7 +123,7 @@ def backup(target: Path) -> dict[str, Any]:
 
 
 def copy_checkpoint(destination: Path) -> dict[str, Any] | None:
-    source = checkpoint_path()
+    source = checkpoint_file(ledger_name(database())).path
     if not source.exists():
         destination.write_text("{}")
         return None
@@ -174,11 +188,11 @@ def unpack_files(archive_path: Path) -> None:
 
 def carry_checkpoint(backed_up: Path, old_ledger: str, new_ledger: str) -> None:
     """The backup's signed head, now the head of the restored ledger (signature checked)."""
-    head = CheckpointFile(old_ledger, path=backed_up).read()
+    head = checkpoint_file(old_ledger, backed_up).read()
     if head is None:
         raise BackupError(f"the backup holds no checkpoint for {old_ledger}: the ledger cannot be "
                           "verified against it (onetrip-audit checkpoint, docs/operations.md)")
-    CheckpointFile(new_ledger).replace(head.seq, head.hash)
+    checkpoint_file(new_ledger).replace(head.seq, head.hash)
 
 
 def rewind_relays(db: Database, from_start: bool) -> dict[str, dict[str, int]]:
