@@ -23,7 +23,7 @@ from services.gateway.models import (
     SessionView,
     UserView,
 )
-from services.gateway.sso import SingleSignOn, SingleSignOnSettings
+from services.gateway.signon import SingleSignOn, SingleSignOnSettings
 from services.gateway.sso_routes import SsoRoutes
 from services.gateway.supervision_routes import SupervisionRoutes
 from services.gateway.web.pages import PageRoutes

@@ -9,7 +9,10 @@ from services.gateway.auth import User, require_roles
 from services.gateway.base import Gateway
 from services.gateway.http import api, json_response, parse_body
 from services.gateway.models import Username
-from services.gateway.sso import SingleSignOn, SsoAccounts
+from services.gateway.signon import SingleSignOn
+from services.gateway.sso import (
+    SsoAccounts,
+)
 from shared.inputs import Admitted
 from shared.roles import ADMIN
 

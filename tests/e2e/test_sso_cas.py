@@ -17,7 +17,10 @@ from xml.sax.saxutils import escape as xml_escape
 import pytest
 from playwright.sync_api import Browser, expect
 
-from services.gateway.sso import CAS_CALLBACK_PATH, PENDING_COOKIE
+from services.gateway.cas import CAS_CALLBACK_PATH
+from services.gateway.sso import (
+    PENDING_COOKIE,
+)
 from tests.support.gateway import Api, start_gateway
 from tests.support.processes import ProcessGroup
 

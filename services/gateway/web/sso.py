@@ -7,18 +7,17 @@ from collections.abc import Callable
 
 from werkzeug.wrappers import Request, Response
 
+from services.gateway.cas import CAS_CALLBACK_PATH
+from services.gateway.signon import SingleSignOn, sso_buttons
 from services.gateway.sso import (
     CALLBACK_PATH,
-    CAS_CALLBACK_PATH,
     PENDING_COOKIE,
     PENDING_SECONDS,
     Pending,
     Person,
-    SingleSignOn,
     SsoAccounts,
     SsoRefusedError,
     person_of,
-    sso_buttons,
 )
 from services.gateway.web.core import TEMPLATES, Pages, page
 from services.gateway.web.public import home_of, safe_next

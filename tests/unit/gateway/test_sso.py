@@ -10,16 +10,14 @@ from defusedxml import DefusedXmlException, ElementTree
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
+from services.gateway.cas import CasClient, CasSettings
+from services.gateway.signon import SingleSignOn, sso_buttons
 from services.gateway.sso import (
-    CasClient,
-    CasSettings,
     OidcClient,
     OidcSettings,
     Pending,
-    SingleSignOn,
     SsoRefusedError,
     person_of,
-    sso_buttons,
 )
 from shared.errors import NotFoundError
 
