@@ -18,7 +18,7 @@ from shared.busaccess import bus_user, login_uri
 from shared.caller import CONTEXT_KEY, sign, signed_cluster_rpc
 from shared.topology import events_exchange, subscriptions_of
 from tests.support.gateway import Api
-from tests.support.hall import ITEM, PDF, PNG, upload
+from tests.support.hall import submit_renovation
 from tests.support.processes import eventually, queue_consumers
 
 pytestmark = pytest.mark.integration
@@ -55,16 +55,6 @@ def refusal(call: Any) -> str:
         call()
     assert refused.value.exc_type == "UntrustedCallerError", refused.value
     return str(refused.value.value)
-
-
-def submit_renovation(hall: Api) -> tuple[Api, str]:
-    teacher = hall.as_user("teacher1")
-    materials = {"改造前结构图": upload(teacher, "改造前结构图.png", PNG),
-                 "本次结构设计图": upload(teacher, "本次结构设计图.pdf", PDF)}
-    reply = teacher.post("/api/v1/cases", json={
-        "item_id": ITEM, "form": {"房间": "航空楼 301"}, "materials": materials})
-    assert reply.status_code == 201, reply.text
-    return teacher, str(reply.json()["case_id"])
 
 
 def test_a_campus_system_consumes_approval_events_but_can_neither_call_rpc_nor_publish(

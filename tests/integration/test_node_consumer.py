@@ -13,7 +13,7 @@ import pytest
 
 from shared.busaccess import bus_user, login_uri
 from tests.support.gateway import Api
-from tests.support.hall import ITEM, PARALLEL, PDF, PNG, upload
+from tests.support.hall import PARALLEL, submit_renovation
 from tests.support.processes import ROOT
 
 pytestmark = pytest.mark.integration
@@ -72,14 +72,8 @@ def test_a_node_program_with_campus_credentials_follows_a_case_to_its_end(
     hall: Api, node_consumer: NodeConsumer
 ) -> None:
     # Given another campus system's Node.js program following approval.events
-    teacher = hall.as_user("teacher1")
     # When 李老师 applies for 公房装修改造申请 with both drawings and every department approves
-    materials = {"改造前结构图": upload(teacher, "改造前结构图.png", PNG),
-                 "本次结构设计图": upload(teacher, "本次结构设计图.pdf", PDF)}
-    reply = teacher.post("/api/v1/cases", json={
-        "item_id": ITEM, "form": {"房间": "航空楼 301"}, "materials": materials})
-    assert reply.status_code == 201, reply.text
-    case_id = reply.json()["case_id"]
+    _, case_id = submit_renovation(hall)
     for department in [*PARALLEL, "cwc"]:
         approver = hall.as_user(department)
         task = next(t for t in approver.get("/api/v1/tasks").json()["tasks"]

@@ -73,3 +73,14 @@ def every_page(case_id: str) -> list[tuple[str | None, str]]:
         ("discipline", "/supervision/ratings"),
         ("discipline", f"/supervision/cases/{case_id}"),
     ]
+
+
+def submit_renovation(hall: Api) -> tuple[Api, str]:
+    """李老师 applies for 公房装修改造申请 with both drawings; her client and the case id."""
+    teacher = hall.as_user("teacher1")
+    materials = {"改造前结构图": upload(teacher, "改造前结构图.png", PNG),
+                 "本次结构设计图": upload(teacher, "本次结构设计图.pdf", PDF)}
+    reply = teacher.post("/api/v1/cases", json={
+        "item_id": ITEM, "form": {"房间": "航空楼 301"}, "materials": materials})
+    assert reply.status_code == 201, reply.text
+    return teacher, str(reply.json()["case_id"])
