@@ -50,11 +50,11 @@ def current() -> str | None:
 
 @contextmanager
 def bound(correlation_id: str | None) -> Iterator[None]:
-    token = _current.set(valid(correlation_id))
+    token = enter(correlation_id)
     try:
         yield
     finally:
-        _current.reset(token)
+        leave(token)
 
 
 def enter(correlation_id: str | None) -> Any:
